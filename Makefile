@@ -1,0 +1,66 @@
+# ranvier: main environment (.venv, Python 3.11) and lava reference environment (.venv-lava,
+# Python 3.10 with lava-nc 0.10.0 / lava-dl 0.6.0). Every install step lives here.
+SHELL := /bin/bash
+PY311 ?= $(shell PYENV_VERSION=3.11.7 pyenv which python3.11 2>/dev/null || command -v python3.11)
+PY310 ?= $(shell PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null || command -v python3.10)
+VENV := .venv
+LAVA := .venv-lava
+PYTEST_ARGS ?=
+
+.PHONY: install reference test fast equivalence lint bench demo example clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PY311)" || { echo "Python 3.11 not found (pyenv install 3.11)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The reference environment: real lava-nc/lava-dl (they need Python 3.10, numpy < 2 and pull
+# their own torch), with ranvier installed into it so the equivalence suite can run both.
+reference: $(LAVA)/.installed
+
+$(LAVA)/.installed: pyproject.toml
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (pyenv install 3.10)"; exit 1; }
+	test -x $(LAVA)/bin/python || $(PY310) -m venv $(LAVA)
+	$(LAVA)/bin/python -m pip install -q --upgrade pip
+	$(LAVA)/bin/python -m pip install -q lava-nc==0.10.0 lava-dl==0.6.0
+	$(LAVA)/bin/python -m pip install -q -e '.[test]'
+	$(LAVA)/bin/python -c "import lava.lib.dl.netx, ranvier.hw_models; print('lava reference environment ready')"
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Fast suite, then the lava equivalence suite whenever .venv-lava exists.
+test: install lint
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	@if [ -f $(LAVA)/.installed ]; then \
+		$(MAKE) --no-print-directory equivalence; \
+	else \
+		echo "SKIPPED: lava equivalence suite (no .venv-lava; run 'make reference' first)"; \
+	fi
+
+fast: install
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+equivalence: reference
+	$(LAVA)/bin/python -m pytest -q -m equivalence tests/equivalence -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install reference
+	$(VENV)/bin/python bench/sim_throughput.py
+
+# Until training lands, the main job runs the shipped example network.
+demo: install
+	$(VENV)/bin/ranvier inspect examples/shd_like.net || true
+	$(VENV)/bin/ranvier run examples/shd_like.net --input examples/shd_like_input.npy --save-spikes /tmp/ranvier_demo_spikes.npz
+
+# Regenerate the shipped example with the tests' generator.
+example: install
+	$(VENV)/bin/python examples/make_example.py
+
+clean:
+	rm -rf $(VENV) $(LAVA) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,375 @@
+"""netx HDF5 ⇄ IR.
+
+Reads files the way lava-dl 0.6.0's ``lava.lib.dl.netx.hdf5.Network`` reads them, and writes
+them the way SLAYER's ``export_hdf5`` does, so a file written here loads in lava-dl netx
+unchanged. Layout (one group per layer, numbered from 0)::
+
+    layer/<i>/type          b'input' | b'dense'
+    layer/<i>/shape         neuron shape, e.g. [128]
+    layer/<i>/inFeatures    (dense, optional) fan-in, checked against weight
+    layer/<i>/outFeatures   (dense, optional) neurons, checked against weight
+    layer/<i>/weight        (dense) (outFeatures, inFeatures) integers, netx's 8-bit scale
+    layer/<i>/bias          (dense, optional) per-neuron bias mantissa (exponent 6)
+    layer/<i>/delay         (dense, optional) integer delays 0..62: scalar, per output neuron,
+                            per input neuron, or per synapse (outFeatures, inFeatures)
+    layer/<i>/neuron/type   b'CUBA' | b'LOIHI'
+    layer/<i>/neuron/{iDecay, vDecay, vThMant, refDelay, gradedSpike}
+    simulation/{Ts, tSample} (optional)
+
+Every problem is reported as one :class:`NetFileError` line naming the file, the layer and the
+field. See docs/file_format.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+from ranvier.hw_models.fixed_point import MAX_DELAY, NETX_BIAS_EXP, netx_optimize_weight_bits
+from ranvier.hw_models.network import CubaNeurons, DenseBlock, DenseSynapse, Network
+
+SUPPORTED_NEURONS = ("CUBA", "LOIHI")
+
+
+class NetFileError(ValueError):
+    """A netx file that cannot be read; the message is one line naming file, layer and field."""
+
+
+def _fail(path: Path, where: str, msg: str) -> NetFileError:
+    return NetFileError(f"{path}: {where}: {msg}" if where else f"{path}: {msg}")
+
+
+def _read_str(ds: h5py.Dataset) -> str:
+    """netx's string fields: a 1-element or scalar bytes dataset."""
+    value = ds[()]
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0] if value.size else b""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value)
+
+
+def _read_array(group: h5py.Group, key: str, path: Path, where: str) -> np.ndarray:
+    ds = group[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise _fail(path, f"{where}/{key}", "expected a dataset, found a group")
+    try:
+        arr = np.asarray(ds[()])
+    except Exception as exc:  # corrupt chunk, unreadable dtype
+        raise _fail(path, f"{where}/{key}", f"unreadable ({exc.__class__.__name__})") from None
+    if arr.dtype.kind not in "biuf":
+        raise _fail(path, f"{where}/{key}", f"expected numbers, found dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise _fail(path, f"{where}/{key}", "contains NaN or infinite values")
+    return arr
+
+
+def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndarray:
+    """A parameter that netx passes through as a number (scalar or one value per neuron)."""
+    if key not in group:
+        raise _fail(path, f"{where}/{key}", "missing")
+    arr = _read_array(group, key, path, where)
+    if arr.dtype.kind == "f" and np.any(arr != np.round(arr)):
+        raise _fail(path, f"{where}/{key}", f"must be an integer, found {arr.reshape(-1)[0]}")
+    return arr.astype(np.int64)
+
+
+def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> CubaNeurons:
+    if "neuron" not in layer:
+        # netx's default neuron when a dense layer has none (hdf5.py create_dense).
+        return CubaNeurons.create(n, vth_mant=1 << 17, i_decay=0, v_decay=4096)
+    ng = layer["neuron"]
+    wn = f"{where}/neuron"
+    if "type" not in ng:
+        raise _fail(path, f"{wn}/type", "missing")
+    kind = _read_str(ng["type"])
+    if kind not in SUPPORTED_NEURONS:
+        raise _fail(path, f"{wn}/type", f"unknown neuron type {kind!r} (supported: CUBA, LOIHI)")
+    if "messageBits" in ng and int(np.asarray(ng["messageBits"][()]).reshape(-1)[0]) != 0:
+        raise _fail(path, f"{wn}/messageBits", "graded spikes are not supported")
+    i_decay = _read_scalar(ng, "iDecay", path, wn)
+    v_decay = _read_scalar(ng, "vDecay", path, wn)
+    vth = _read_scalar(ng, "vThMant", path, wn)
+    for key, arr, lo, hi in (
+        ("iDecay", i_decay, 0, 4096),
+        ("vDecay", v_decay, 0, 4096),
+        ("vThMant", vth, 0, (1 << 23) - 1),
+    ):
+        if arr.size and (arr.min() < lo or arr.max() > hi):
+            bad = arr.min() if arr.min() < lo else arr.max()
+            raise _fail(path, f"{wn}/{key}", f"{bad} is outside {lo}..{hi}")
+    ref = int(_read_scalar(ng, "refDelay", path, wn).reshape(-1)[0]) if "refDelay" in ng else 1
+    try:
+        return CubaNeurons.create(n, vth_mant=vth, i_decay=i_decay, v_decay=v_decay, ref_delay=ref)
+    except ValueError as exc:
+        raise _fail(path, wn, str(exc)) from None
+
+
+def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: str) -> np.ndarray:
+    """Broadcast a netx delay field to per-synapse delays exactly as netx's create_dense does."""
+    n_out, n_in = shape
+    if delay.ndim == 0:
+        return np.full(shape, int(delay.reshape(-1)[0]), dtype=np.int64)
+    if delay.ndim == 1:
+        if delay.size == n_out:  # netx checks the output count first
+            return np.repeat(delay.reshape(-1, 1), n_in, axis=1)
+        if delay.size == n_in:
+            return np.repeat(delay.reshape(1, -1), n_out, axis=0)
+    elif delay.shape == shape:
+        return delay
+    raise _fail(
+        path,
+        f"{where}/delay",
+        f"shape {delay.shape} fits neither the weight {shape}, its {n_out} outputs "
+        f"nor its {n_in} inputs",
+    )
+
+
+def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> DenseBlock:
+    if "shape" not in layer:
+        raise _fail(path, f"{where}/shape", "missing")
+    n = int(np.prod(_read_scalar(layer, "shape", path, where)))
+    if "weight" not in layer:
+        if "weight" not in layer and any(k.startswith("weight") for k in layer):
+            raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
+        raise _fail(path, f"{where}/weight", "missing")
+    raw = _read_array(layer, "weight", path, where)
+    # netx's NetDict casts weights with astype(int): truncation toward zero.
+    weight = raw.astype(np.int64)
+    if weight.ndim == 1:
+        if n == 0 or weight.size % n:
+            raise _fail(path, f"{where}/weight", f"{weight.size} values do not fill {n} rows")
+        weight = weight.reshape(n, -1)
+    if weight.ndim != 2:
+        raise _fail(path, f"{where}/weight", f"expected 2 dimensions, found {weight.ndim}")
+    if weight.shape[0] != n:
+        raise _fail(path, f"{where}/weight", f"has {weight.shape[0]} rows but shape says {n}")
+    for key, expected, axis in (("outFeatures", weight.shape[0], 0), ("inFeatures", n_in, 1)):
+        if key in layer:
+            declared = int(_read_scalar(layer, key, path, where).reshape(-1)[0])
+            if declared != weight.shape[axis]:
+                raise _fail(
+                    path,
+                    f"{where}/weight",
+                    f"shape {weight.shape} does not match {key}={declared}",
+                )
+            if axis == 1 and declared != expected:
+                raise _fail(
+                    path, f"{where}/inFeatures", f"{declared} but the layer before has {expected}"
+                )
+    if weight.shape[1] != n_in:
+        raise _fail(
+            path,
+            f"{where}/weight",
+            f"shape {weight.shape} expects {weight.shape[1]} inputs, the layer before has {n_in}",
+        )
+    try:
+        mant, num_weight_bits, weight_exp = netx_optimize_weight_bits(weight)
+    except ValueError as exc:
+        raise _fail(path, f"{where}/weight", str(exc)) from None
+    delay = None
+    if "delay" in layer:
+        d = _read_array(layer, "delay", path, where)
+        if d.dtype.kind == "f" and np.any(d != np.round(d)):
+            raise _fail(path, f"{where}/delay", "delays must be integers")
+        d = d.astype(np.int64)
+        if d.size and d.min() < 0:
+            raise _fail(path, f"{where}/delay", f"negative delay {d.min()}")
+        if d.size and d.max() > MAX_DELAY:
+            raise _fail(
+                path, f"{where}/delay", f"delay {d.max()} exceeds Loihi 2's maximum {MAX_DELAY}"
+            )
+        delay = _expand_delay(d, weight.shape, path, where)
+    neurons = _read_neurons(layer, n, path, where)
+    if "bias" in layer:
+        bias = _read_array(layer, "bias", path, where).astype(np.int64).reshape(-1)
+        if bias.size not in (1, n):
+            raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons")
+        neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
+    synapse = DenseSynapse(
+        weight=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits, delay=delay
+    )
+    return DenseBlock(synapse=synapse, neurons=neurons)
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[h5py.File]:
+    if not path.exists():
+        raise NetFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise NetFileError(f"{path}: is a directory, expected a netx HDF5 file")
+    if path.stat().st_size == 0:
+        raise NetFileError(f"{path}: empty file, expected a netx HDF5 file")
+    try:
+        is_hdf5 = h5py.is_hdf5(str(path))
+    except OSError as exc:
+        raise NetFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not is_hdf5:
+        raise NetFileError(f"{path}: not an HDF5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise NetFileError(f"{path}: truncated or corrupt HDF5 file ({exc})") from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def read_netx(path: str | os.PathLike, input_channels: int | None = None) -> Network:
+    """Read and validate a netx HDF5 file into a :class:`Network`.
+
+    Input layers carry only a shape (the channel count); a file that starts with a dense layer
+    takes its channel count from that layer's weight. Raises :class:`NetFileError`.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        try:
+            return _read_network(f, path, input_channels)
+        except NetFileError:
+            raise
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise NetFileError(f"{path}: corrupt HDF5 content ({exc})") from None
+
+
+def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Network:
+    if "layer" not in f or not isinstance(f["layer"], h5py.Group):
+        raise NetFileError(f"{path}: missing group 'layer'")
+    group = f["layer"]
+    keys = list(group.keys())
+    if not keys:
+        raise NetFileError(f"{path}: group 'layer' is empty")
+    if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
+        raise NetFileError(f"{path}: layer: groups must be numbered 0..{len(keys) - 1}, got {keys}")
+    n_in = input_channels
+    blocks: list[DenseBlock] = []
+    for i in range(len(keys)):
+        where = f"layer/{i}"
+        layer = group[str(i)]
+        if not isinstance(layer, h5py.Group):
+            raise _fail(path, where, "expected a group")
+        if "type" not in layer:
+            raise _fail(path, f"{where}/type", "missing")
+        kind = _read_str(layer["type"])
+        if kind == "input":
+            if blocks:
+                raise _fail(path, where, "an input layer may only come first")
+            if "neuron" in layer:
+                raise _fail(path, f"{where}/neuron", "input layers with neurons are not supported")
+            if "shape" not in layer:
+                raise _fail(path, f"{where}/shape", "missing")
+            n_in = int(np.prod(_read_scalar(layer, "shape", path, where)))
+        elif kind == "dense":
+            if n_in is None:
+                w = layer.get("weight")
+                if isinstance(w, h5py.Dataset) and w.ndim == 2:
+                    n_in = int(w.shape[1])
+                elif "inFeatures" in layer:
+                    n_in = int(_read_scalar(layer, "inFeatures", path, where).reshape(-1)[0])
+                else:
+                    raise _fail(path, f"{where}/weight", "cannot infer the input size")
+            block = _read_dense(layer, n_in, path, where)
+            block.name = f"layer_{len(blocks)}"
+            blocks.append(block)
+            n_in = block.neurons.n
+        else:
+            raise _fail(
+                path, f"{where}/type", f"layer type {kind!r} is not supported (input, dense)"
+            )
+    if not blocks:
+        raise NetFileError(f"{path}: no dense layer to run")
+    meta: dict = {}
+    if "simulation" in f and isinstance(f["simulation"], h5py.Group):
+        for key in ("Ts", "tSample"):
+            if key in f["simulation"]:
+                meta[key] = float(np.asarray(f["simulation"][key][()]).reshape(-1)[0])
+    return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def file_weights(synapse: DenseSynapse) -> np.ndarray:
+    """Weights in netx's file scale: the synapse's effective weights times 2**weight_exp.
+
+    netx re-derives (mantissa, num_weight_bits, weight_exp) from these; for weights SLAYER's
+    quantizer produces (8-bit, even steps in MIXED mode) the round trip is exact.
+    """
+    w = synapse.effective_weight
+    e = synapse.weight_exp
+    return w << e if e >= 0 else w >> -e
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_netx(network: Network, path: str | os.PathLike, *, input_layer: bool = True) -> None:
+    """Write ``network`` as netx HDF5, atomically (a temporary file renamed into place).
+
+    The layout is SLAYER's export_hdf5: an optional ``input`` layer with the channel count, then
+    one ``dense`` layer per block with shape, in/outFeatures, weight, bias, per-synapse delay and
+    the CUBA neuron's device parameters. Per-neuron parameters that are all equal are written as
+    scalars, as SLAYER writes them.
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            sim = f.create_group("simulation")
+            sim.create_dataset("Ts", data=float(network.meta.get("Ts", 1.0)))
+            sim.create_dataset("tSample", data=float(network.meta.get("tSample", 0)))
+            layers = f.create_group("layer")
+            offset = 0
+            if input_layer:
+                g = layers.create_group("0")
+                g.create_dataset("type", (1,), "S10", [b"input"])
+                g.create_dataset("shape", data=np.array([network.n_in]))
+                offset = 1
+            for i, block in enumerate(network.blocks):
+                _write_dense(layers.create_group(str(i + offset)), block)
+
+
+def _compact(values: np.ndarray) -> np.ndarray | int:
+    """A per-neuron vector as SLAYER writes it: a scalar when all neurons share the value."""
+    return int(values[0]) if values.size and np.all(values == values[0]) else values
+
+
+def _write_dense(g: h5py.Group, block: DenseBlock) -> None:
+    syn, neu = block.synapse, block.neurons
+    if np.any(neu.bias_exp != NETX_BIAS_EXP):
+        raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
+    g.create_dataset("type", (1,), "S10", [b"dense"])
+    g.create_dataset("shape", data=np.array([neu.n]))
+    g.create_dataset("inFeatures", data=syn.n_in)
+    g.create_dataset("outFeatures", data=syn.n_out)
+    g.create_dataset("weight", data=file_weights(syn).astype(np.float32))
+    if np.any(neu.bias_mant != 0):
+        g.create_dataset("bias", data=neu.bias_mant.astype(np.float32))
+    if syn.delay is not None:
+        g.create_dataset("delay", data=syn.delay.astype(np.float32))
+    n = g.create_group("neuron")
+    n.create_dataset("type", (1,), "S10", [neu.kind.encode("ascii")])
+    n.create_dataset("iDecay", data=_compact(neu.i_decay))
+    n.create_dataset("vDecay", data=_compact(neu.v_decay))
+    n.create_dataset("vThMant", data=_compact(neu.vth_mant))
+    n.create_dataset("refDelay", data=neu.ref_delay)
+    n.create_dataset("gradedSpike", data=False)

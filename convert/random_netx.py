@@ -1,0 +1,219 @@
+"""Random netx files for tests, the equivalence sweep, benchmarks and the shipped example.
+
+Files are written at the netx level (raw weight, delay and neuron fields, as SLAYER or a
+hand-written exporter would write them), so every code path of the netx reader is exercised:
+weight styles that give each sign mode and weight exponent, every delay layout, decays that
+let currents wrap and thresholds that let voltages saturate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+from ranvier.hw_models.fixed_point import MAX_DELAY
+
+from .netx_hdf5 import atomic_path
+
+WEIGHT_STYLES = ("slayer", "small", "excitatory", "inhibitory", "sparse", "odd")
+DELAY_LAYOUTS = ("none", "scalar", "per_output", "per_input", "per_synapse")
+
+
+@dataclass
+class LayerSpec:
+    """The raw netx fields of one dense layer."""
+
+    weight: np.ndarray
+    i_decay: int
+    v_decay: int
+    vth_mant: int
+    delay: np.ndarray | int | None = None
+    bias: np.ndarray | None = None
+
+
+@dataclass
+class NetSpec:
+    """A whole netx file: input channel count and dense layers."""
+
+    n_in: int
+    layers: list[LayerSpec] = field(default_factory=list)
+    input_layer: bool = True
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, int], style: str) -> np.ndarray:
+    if style == "slayer":  # SLAYER's 8-bit MIXED quantisation: even steps in [-256, 254]
+        w = 2 * rng.integers(-128, 128, size=shape)
+    elif style == "small":  # needs a negative weight exponent after netx's rescaling
+        k = int(rng.integers(1, 9))
+        w = rng.integers(-k, k + 1, size=shape)
+    elif style == "excitatory":
+        w = rng.integers(0, 256, size=shape)
+    elif style == "inhibitory":
+        w = -rng.integers(0, 257, size=shape)
+    elif style == "odd":  # odd MIXED weights lose their last bit in the synapse
+        w = 2 * rng.integers(-128, 127, size=shape) + 1
+    else:  # sparse
+        w = 2 * rng.integers(-128, 128, size=shape)
+        w[rng.random(shape) < 0.7] = 0
+    if not np.any(w):
+        w.flat[0] = 2
+    return w.astype(np.int64)
+
+
+def _delay(rng: np.random.Generator, shape: tuple[int, int], layout: str, max_delay: int):
+    if layout == "none":
+        return None
+    if layout == "scalar":
+        return int(rng.integers(0, max_delay + 1))
+    if layout == "per_output":
+        return rng.integers(0, max_delay + 1, size=shape[0])
+    if layout == "per_input":
+        return rng.integers(0, max_delay + 1, size=shape[1])
+    return rng.integers(0, max_delay + 1, size=shape)
+
+
+def random_spec(
+    rng: np.random.Generator,
+    *,
+    n_in: int | None = None,
+    sizes: list[int] | None = None,
+    weight_style: str | None = None,
+    delay_layout: str | None = None,
+    max_delay: int | None = None,
+    regime: str | None = None,
+) -> NetSpec:
+    """Draw a random network. ``regime`` picks the dynamics stressed:
+
+    ``normal`` (moderate activity), ``wrap`` (no current decay and strong input, so u wraps
+    around 2**23), ``saturate`` (no voltage decay, thresholds near the 17-bit top, so v
+    saturates), ``bias`` (large positive/negative biases).
+    """
+    n_in = int(rng.integers(1, 33)) if n_in is None else n_in
+    if sizes is None:
+        sizes = [int(rng.integers(1, 25)) for _ in range(int(rng.integers(1, 4)))]
+    regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
+    spec = NetSpec(n_in=n_in, input_layer=bool(rng.random() < 0.7))
+    width = n_in
+    for n in sizes:
+        shape = (n, width)
+        style = weight_style or str(rng.choice(WEIGHT_STYLES))
+        w = _weights(rng, shape, style)
+        md = int(rng.choice([0, 2, 7, 25, MAX_DELAY])) if max_delay is None else max_delay
+        layout = delay_layout or str(rng.choice(DELAY_LAYOUTS))
+        i_decay = int(rng.choice([0, 1, int(rng.integers(0, 4097)), 4096, 1024]))
+        v_decay = int(rng.choice([0, int(rng.integers(0, 4097)), 4096, 128]))
+        scale = max(1, int(np.abs(w).sum(axis=1).mean()))
+        vth = int(np.clip(rng.integers(max(1, scale // 8), 4 * scale + 2), 1, (1 << 17) - 1))
+        bias = None
+        if regime == "wrap":
+            i_decay = int(rng.choice([0, 1]))
+            w = np.minimum(np.abs(w), 255) if rng.random() < 0.5 else w
+            if not np.any(w):
+                w.flat[0] = 2
+            vth = int(rng.integers((1 << 17) - 64, 1 << 17))
+        elif regime == "saturate":
+            v_decay = int(rng.choice([0, 1]))
+            vth = int(rng.integers((1 << 17) - 1024, 1 << 17))
+        elif regime == "bias" or rng.random() < 0.2:
+            bias = rng.integers(-4096, 4096, size=n)
+        spec.layers.append(
+            LayerSpec(
+                weight=w,
+                i_decay=i_decay,
+                v_decay=v_decay,
+                vth_mant=vth,
+                delay=_delay(rng, shape, layout, md),
+                bias=bias,
+            )
+        )
+        width = n
+    return spec
+
+
+def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
+    """Write a :class:`NetSpec` as a netx HDF5 file (SLAYER's field names and dtypes)."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        sim = f.create_group("simulation")
+        sim.create_dataset("Ts", data=1.0)
+        sim.create_dataset("tSample", data=0.0)
+        layers = f.create_group("layer")
+        offset = 0
+        if spec.input_layer:
+            g = layers.create_group("0")
+            g.create_dataset("type", (1,), "S10", [b"input"])
+            g.create_dataset("shape", data=np.array([spec.n_in]))
+            offset = 1
+        for i, layer in enumerate(spec.layers):
+            g = layers.create_group(str(i + offset))
+            g.create_dataset("type", (1,), "S10", [b"dense"])
+            g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
+            g.create_dataset("inFeatures", data=layer.weight.shape[1])
+            g.create_dataset("outFeatures", data=layer.weight.shape[0])
+            g.create_dataset("weight", data=layer.weight.astype(np.float32))
+            if layer.bias is not None:
+                g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
+            if layer.delay is not None:
+                g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
+            nrn = g.create_group("neuron")
+            nrn.create_dataset("type", (1,), "S10", [b"CUBA"])
+            nrn.create_dataset("iDecay", data=layer.i_decay)
+            nrn.create_dataset("vDecay", data=layer.v_decay)
+            nrn.create_dataset("vThMant", data=layer.vth_mant)
+            nrn.create_dataset("refDelay", data=1)
+            nrn.create_dataset("gradedSpike", data=False)
+
+
+def random_spikes(
+    rng: np.random.Generator, channels: int, timesteps: int, density: float, samples: int = 1
+) -> np.ndarray:
+    """Bernoulli input spikes ``(samples, channels, timesteps)`` uint8."""
+    return (rng.random((samples, channels, timesteps)) < density).astype(np.uint8)
+
+
+def shd_like_spec(
+    rng: np.random.Generator,
+    sizes: tuple[int, ...] = (140, 128, 128, 20),
+    max_delay: int = 25,
+    input_density: float = 0.03,
+    target_rate: float = 0.05,
+    timesteps: int = 125,
+) -> tuple[NetSpec, np.ndarray]:
+    """The SHD-size benchmark network: SLAYER-style weights, per-synapse delays, CUBA neurons.
+
+    Each layer's threshold is chosen (bisection on the simulator) so that the layer fires at
+    about ``target_rate`` spikes per neuron per step on random input of ``input_density``,
+    so every layer carries traffic. Returns the spec and the calibration input.
+    """
+    from ranvier.hw_models.fixed_point import netx_optimize_weight_bits
+    from ranvier.hw_models.network import CubaNeurons, DenseSynapse
+    from ranvier.hw_models.simulator import run_cuba, synaptic_input
+
+    x = random_spikes(rng, sizes[0], timesteps, input_density, samples=16)
+    spec = NetSpec(n_in=sizes[0], input_layer=True)
+    current = x
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        w = 2 * rng.integers(-128, 128, size=(n_out, n_in))
+        w = (w * (rng.random((n_out, n_in)) < 0.8)).astype(np.int64)
+        w[:, : n_in // 2] = np.abs(w[:, : n_in // 2])  # net excitatory drive
+        delay = rng.integers(0, max_delay + 1, size=(n_out, n_in))
+        mant, bits, exp = netx_optimize_weight_bits(w)
+        a_in = synaptic_input(
+            DenseSynapse(weight=mant, weight_exp=exp, num_weight_bits=bits, delay=delay), current
+        )
+        i_decay, v_decay = 1024, 256
+        lo, hi = 1, (1 << 17) - 1
+        while lo < hi:  # smallest threshold whose rate is <= target
+            mid = (lo + hi) // 2
+            neurons = CubaNeurons.create(n_out, vth_mant=mid, i_decay=i_decay, v_decay=v_decay)
+            if run_cuba(neurons, a_in).mean() > target_rate:
+                lo = mid + 1
+            else:
+                hi = mid
+        neurons = CubaNeurons.create(n_out, vth_mant=lo, i_decay=i_decay, v_decay=v_decay)
+        current = np.ascontiguousarray(run_cuba(neurons, a_in).transpose(1, 2, 0))
+        spec.layers.append(
+            LayerSpec(weight=w, i_decay=i_decay, v_decay=v_decay, vth_mant=lo, delay=delay)
+        )
+    return spec, x

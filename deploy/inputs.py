@@ -1,0 +1,123 @@
+"""Input spike files for ``ranvier run``: dense arrays and SLAYER's numpy event format.
+
+Accepted:
+
+- ``.npy`` holding a dense array ``(C, T)`` (one sample) or ``(N, C, T)`` (a batch) of 0/1 or
+  small non-negative integers. netx layers take unary spikes: any value above 0 is one spike.
+- ``.npz`` holding such an array under the key ``spikes`` (or its only array).
+- SLAYER's numpy event format (``slayer.io.read_np_spikes``, fmt ``xypt``): an ``.npy`` array
+  of shape ``(E, 3)`` with rows ``(x, p, t)`` or ``(E, 4)`` with rows ``(x, y, p, t)``, t in
+  milliseconds. It is binned as ``slayer.io.Event.to_tensor(sampling_time=1)`` bins it (time
+  bin ``round(t)``, OR binning) and flattened channel-major: channel ``(p * Y + y) * X + x``
+  with ``X``, ``Y`` the network's input layout (see docs/cli.md). An event array is told from a
+  dense one by its name ending in ``.events.npy`` or by ``--events``.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Input that cannot be run; the message is one line naming the file and the problem."""
+
+
+def _load_array(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a .npy or .npz file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path}: unreadable input ({exc})") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            keys = list(data.keys())
+            if "spikes" in keys:
+                return data["spikes"]
+            if len(keys) == 1:
+                return data[keys[0]]
+            raise InputError(f"{path}: npz holds {keys}; name the spike array 'spikes'")
+    return data
+
+
+def check_spikes(arr: np.ndarray, path: Path | str, channels: int | None = None) -> np.ndarray:
+    """Validate a dense spike array and return it as ``(N, C, T)`` int (unchanged rank kept)."""
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"{path}: spikes must be numbers, found dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise InputError(f"{path}: spikes must be (C, T) or (N, C, T), found shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{path}: spikes array is empty (shape {arr.shape})")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{path}: spikes contain NaN or infinite values")
+        if np.any(arr != np.round(arr)):
+            raise InputError(f"{path}: spikes must be integers (0/1 or small counts)")
+    if np.any(arr < 0):
+        raise InputError(f"{path}: spikes must be non-negative, found {arr.min()}")
+    c = arr.shape[-2]
+    if channels is not None and c != channels:
+        raise InputError(
+            f"{path}: input has {c} channels (axis -2 of shape {arr.shape}), "
+            f"the network expects {channels}"
+        )
+    return arr.astype(np.int64) if arr.dtype.kind in "fb" else arr
+
+
+def events_to_dense(
+    events: np.ndarray, path: Path | str, channels: int, timesteps: int | None = None
+) -> np.ndarray:
+    """Bin SLAYER ``xypt`` events into a ``(channels, T)`` 0/1 array (1 ms bins, OR binning)."""
+    if events.ndim != 2 or events.shape[1] not in (3, 4) or events.shape[0] == 0:
+        raise InputError(
+            f"{path}: event array must be (E, 3) rows (x, p, t) or (E, 4) rows (x, y, p, t), "
+            f"found shape {events.shape}"
+        )
+    if not np.all(np.isfinite(events)):
+        raise InputError(f"{path}: events contain NaN or infinite values")
+    x = np.round(events[:, 0]).astype(np.int64)
+    y = np.zeros_like(x) if events.shape[1] == 3 else np.round(events[:, 1]).astype(np.int64)
+    p = np.round(events[:, -2]).astype(np.int64)
+    t = np.round(events[:, -1]).astype(np.int64)
+    if min(x.min(), y.min(), p.min(), t.min()) < 0:
+        raise InputError(f"{path}: events must have non-negative x, y, p and t")
+    n_p, n_y = int(p.max()) + 1, int(y.max()) + 1
+    if channels % (n_p * n_y):
+        raise InputError(
+            f"{path}: {n_p} polarities x {n_y} rows do not divide the network's {channels} inputs"
+        )
+    n_x = channels // (n_p * n_y)
+    if x.max() >= n_x:
+        raise InputError(f"{path}: event x={x.max()} is outside the network's {n_x} input columns")
+    t_steps = int(t.max()) + 1 if timesteps is None else timesteps
+    keep = t < t_steps
+    dense = np.zeros((channels, t_steps), dtype=np.uint8)
+    dense[((p * n_y + y) * n_x + x)[keep], t[keep]] = 1
+    return dense
+
+
+def load_spikes(
+    path: str | os.PathLike,
+    channels: int | None = None,
+    *,
+    events: bool | None = None,
+    timesteps: int | None = None,
+) -> np.ndarray:
+    """Load and validate an input file; returns ``(C, T)`` or ``(N, C, T)`` integers."""
+    path = Path(path)
+    arr = _load_array(path)
+    is_events = path.name.endswith(".events.npy") if events is None else events
+    if is_events:
+        if channels is None:
+            raise InputError(f"{path}: event input needs the network's channel count")
+        return events_to_dense(arr, path, channels, timesteps)
+    arr = check_spikes(arr, path, channels)
+    if timesteps is not None:
+        arr = arr[..., :timesteps]
+    return arr

@@ -1,0 +1,100 @@
+"""Run a network on a backend and summarise what it did.
+
+Backends: ``ranvier`` (the batched bit-accurate simulator in ``hw_models``) and ``lava``
+(lava-dl netx + lava-nc fixed_pt process models; only where lava is installed, i.e. in the
+``.venv-lava`` reference environment). Both produce a :class:`SimResult` whose counters are
+computed by the same rule.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from ranvier.convert.netx_hdf5 import atomic_path
+from ranvier.hw_models import Network, SimResult, simulate
+from ranvier.hw_models.simulator import as_binary_spikes, layer_result
+
+BACKENDS = ("ranvier", "lava")
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run here (lava is not installed)."""
+
+
+def run_network(
+    network: Network,
+    spikes: np.ndarray,
+    *,
+    backend: str = "ranvier",
+    net_path: str | os.PathLike | None = None,
+) -> SimResult:
+    """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``."""
+    if backend == "ranvier":
+        return simulate(network, spikes)
+    if backend != "lava":
+        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    from . import lava_backend
+
+    if not lava_backend.lava_available():
+        raise BackendUnavailableError(
+            "the lava backend needs lava-nc and lava-dl: run it from .venv-lava (make reference)"
+        )
+    if net_path is None:
+        raise ValueError("the lava backend runs a file: pass net_path")
+    x = np.asarray(spikes)
+    single = x.ndim == 2
+    batch = x[None] if single else x
+    outs = lava_backend.run_lava(net_path, batch)
+    current = as_binary_spikes(batch)
+    layers = []
+    for block, out in zip(network.blocks, outs, strict=True):
+        out = np.ascontiguousarray(out, dtype=np.uint8)
+        layers.append(layer_result(block, current, out, single))
+        current = out
+    return SimResult(layers=layers, samples=batch.shape[0], timesteps=batch.shape[2])
+
+
+def summary(network: Network, result: SimResult) -> dict:
+    """Per-layer and total counts, as printed by ``ranvier run`` and written by ``--json``.
+
+    ``spike_rate`` is spikes per neuron per time step, averaged over samples;
+    ``spike_rate_hz`` assumes the file's time step ``Ts`` (milliseconds, default 1 ms).
+    """
+    ts_ms = float(network.meta.get("Ts", 1.0)) or 1.0
+    n, t = result.samples, result.timesteps
+    layers = []
+    for block, layer in zip(network.blocks, result.layers, strict=True):
+        spikes = int(layer.spike_counts.sum())
+        rate = spikes / (n * block.neurons.n * t)
+        layers.append(
+            {
+                "name": layer.name,
+                "neurons": block.neurons.n,
+                "spikes": spikes,
+                "spike_rate": rate,
+                "spike_rate_hz": rate * 1000.0 / ts_ms,
+                "synaptic_events": int(layer.synaptic_events.sum()),
+                "neuron_updates": int(layer.neuron_updates.sum()),
+            }
+        )
+    totals = {
+        key: sum(layer[key] for layer in layers)
+        for key in ("spikes", "synaptic_events", "neuron_updates")
+    }
+    return {"samples": n, "timesteps": t, "ts_ms": ts_ms, "layers": layers, "totals": totals}
+
+
+def save_spikes(path: str | os.PathLike, result: SimResult) -> Path:
+    """Write ``layer_0 … layer_{L-1}`` (uint8, (C_l, T) or (N, C_l, T)) to an .npz atomically."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        **{f"layer_{i}": layer.spikes.astype(np.uint8) for i, layer in enumerate(result.layers)},
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return path

@@ -1,0 +1,186 @@
+"""The network IR: what a Loihi 2 network is, in integers.
+
+A :class:`Network` is an ordered list of :class:`DenseBlock` s. Each block is a synapse (integer
+weight mantissas, a weight exponent, the synapse's weight bits, integer per-synapse delays)
+feeding a group of neurons (a neuron type and its integer parameters, one value per neuron).
+The netx reader builds it, the simulator and the lava backend execute it, the exporter writes
+it, and the training code exports to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fixed_point import (
+    MAX_DELAY,
+    NETX_BIAS_EXP,
+    SignMode,
+    determine_sign_mode,
+    synapse_weights,
+)
+
+
+def _per_neuron(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
+    """Broadcast a scalar or per-neuron parameter to an int64 vector of length n."""
+    arr = np.asarray(value, dtype=np.int64)
+    if arr.ndim == 0:
+        return np.full(n, int(arr), dtype=np.int64)
+    arr = arr.reshape(-1)
+    if arr.size != n:
+        raise ValueError(f"{name}: expected 1 or {n} values, got {arr.size}")
+    return arr.copy()
+
+
+@dataclass
+class CubaNeurons:
+    """Current-based LIF neurons in Loihi fixed point (lava-nc PyLifModelBitAcc).
+
+    Per time step: ``u = wrap24(decay(u, i_decay) + (a_in << 6))``,
+    ``v = sat24(decay(v, v_decay) + u + (bias_mant << bias_exp))``, spike when
+    ``v > vth_mant << 6``, then ``v = 0`` for the neurons that spiked.
+
+    ``i_decay`` and ``v_decay`` are the effective 12-bit decay constants (out of 4096), named
+    after the netx/SLAYER fields ``iDecay`` and ``vDecay``: lava's register ``du`` holds
+    ``iDecay - 1`` and adds 1 back (``ds_offset``), ``dv`` holds ``vDecay``.
+    """
+
+    n: int
+    vth_mant: np.ndarray
+    i_decay: np.ndarray
+    v_decay: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    ref_delay: int = 1
+
+    kind = "CUBA"
+
+    @classmethod
+    def create(
+        cls,
+        n: int,
+        vth_mant: np.ndarray | int,
+        i_decay: np.ndarray | int,
+        v_decay: np.ndarray | int,
+        bias_mant: np.ndarray | int = 0,
+        bias_exp: np.ndarray | int = NETX_BIAS_EXP,
+        ref_delay: int = 1,
+    ) -> CubaNeurons:
+        """Build a group, broadcasting scalar parameters to one value per neuron."""
+        return cls(
+            n=n,
+            vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
+            i_decay=_per_neuron(i_decay, n, "i_decay"),
+            v_decay=_per_neuron(v_decay, n, "v_decay"),
+            bias_mant=_per_neuron(bias_mant, n, "bias_mant"),
+            bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
+            ref_delay=int(ref_delay),
+        )
+
+
+@dataclass
+class DenseSynapse:
+    """All-to-all synapse from ``n_in`` to ``n_out`` neurons (lava-nc Dense / DelayDense).
+
+    ``weight`` holds the mantissas as the lava process model receives them (after netx's
+    weight-bit optimisation), shape ``(n_out, n_in)``; the synapse adds
+    ``synapse_weights(weight, num_weight_bits)`` and shifts each step's sum by
+    ``weight_exp``. ``delay`` is ``None`` (no delay: lava's Dense) or an integer array of the
+    weight's shape, each 0..62 (lava's DelayDense): a spike sent at step t reaches the neuron at
+    step ``t + 1 + delay``.
+    """
+
+    weight: np.ndarray
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    delay: np.ndarray | None = None
+    _effective: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.weight = np.asarray(self.weight, dtype=np.int64)
+        if self.weight.ndim != 2:
+            raise ValueError(f"weight must be 2-D (n_out, n_in), got shape {self.weight.shape}")
+        if self.delay is not None:
+            self.delay = np.asarray(self.delay, dtype=np.int64)
+            if self.delay.shape != self.weight.shape:
+                raise ValueError(
+                    f"delay shape {self.delay.shape} does not match weight {self.weight.shape}"
+                )
+            if self.delay.size and (self.delay.min() < 0 or self.delay.max() > MAX_DELAY):
+                raise ValueError(f"delays must be within 0..{MAX_DELAY}")
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def sign_mode(self) -> SignMode:
+        """The sign mode the process model derives from the mantissas."""
+        return determine_sign_mode(self.weight)
+
+    @property
+    def effective_weight(self) -> np.ndarray:
+        """The integer each synapse adds per spike, before the weight exponent."""
+        if self._effective is None:
+            self._effective = synapse_weights(self.weight, self.num_weight_bits)
+        return self._effective
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
+
+    def fan_out(self) -> np.ndarray:
+        """Number of non-zero synapses leaving each input neuron, shape ``(n_in,)``."""
+        return np.count_nonzero(self.effective_weight, axis=0)
+
+
+Neurons = CubaNeurons
+
+
+@dataclass
+class DenseBlock:
+    """A synapse feeding a neuron group: one netx ``dense`` layer."""
+
+    synapse: DenseSynapse
+    neurons: Neurons
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.synapse.n_out != self.neurons.n:
+            raise ValueError(
+                f"synapse feeds {self.synapse.n_out} neurons but the group has {self.neurons.n}"
+            )
+
+
+@dataclass
+class Network:
+    """An ordered stack of dense blocks fed by ``n_in`` input channels."""
+
+    n_in: int
+    blocks: list[DenseBlock]
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        width = self.n_in
+        for i, block in enumerate(self.blocks):
+            if not block.name:
+                block.name = f"layer_{i}"
+            if block.synapse.n_in != width:
+                raise ValueError(
+                    f"{block.name}: synapse expects {block.synapse.n_in} inputs, "
+                    f"the layer before has {width}"
+                )
+            width = block.neurons.n
+
+    @property
+    def n_out(self) -> int:
+        return self.blocks[-1].neurons.n if self.blocks else self.n_in
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [b.neurons.n for b in self.blocks]

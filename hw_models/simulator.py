@@ -1,0 +1,158 @@
+"""Batched, integer-exact Loihi 2 simulator for :class:`~ranvier.hw_models.network.Network`.
+
+Written for throughput: a layer's synaptic input is computed for every sample and every time
+step at once (one matrix product per distinct delay value), then its neurons advance through
+time on whole ``(samples, neurons)`` arrays. Layers run one after the other, which is exact
+because a feed-forward layer depends only on the spikes of the layer before.
+
+The arithmetic is that of lava-nc 0.10.0's bit-accurate process models (see
+``fixed_point.py`` and docs/fixed_point.md), including the one-step synaptic latency: a spike
+sent at step t reaches the next layer at step ``t + 1 + delay``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed_point import (
+    ACT_SHIFT,
+    decay,
+    saturate_voltage,
+    scale_bias,
+    scale_threshold,
+    shift_activation,
+    wrap_current,
+    wrap_int32,
+)
+from .network import CubaNeurons, DenseBlock, DenseSynapse, Network
+
+# float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
+_FLOAT32_EXACT = 1 << 24
+
+
+@dataclass
+class LayerResult:
+    """What one layer did: its spikes and its operation counters, per sample.
+
+    ``spikes`` is ``(N, C, T)`` uint8; ``spike_counts`` ``(N, C)``; ``synaptic_events`` and
+    ``neuron_updates`` are ``(N,)``. A layer's synaptic events are the operations its own
+    synapses perform: every spike arriving from the layer before (or from the input) times that
+    sender's non-zero fan-out into this layer, counted when the spike is sent.
+    """
+
+    name: str
+    spikes: np.ndarray
+    spike_counts: np.ndarray
+    synaptic_events: np.ndarray
+    neuron_updates: np.ndarray
+
+
+@dataclass
+class SimResult:
+    """Per-layer results of one :func:`simulate` call."""
+
+    layers: list[LayerResult]
+    samples: int
+    timesteps: int
+
+
+def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
+    """Input as lava's unary-spike synapse sees it: any non-zero value is one spike."""
+    return (np.asarray(spikes) != 0).astype(np.uint8)
+
+
+def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray) -> np.ndarray:
+    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)`` int64.
+
+    ``spikes`` is ``(N, n_in, T)`` binary. Spikes sent at step t through synapses of delay d
+    are summed per (t, d), the sum is shifted by ``weight_exp`` (floor for negative exponents,
+    as lava-nc shifts each step's accumulated sum), and the result arrives at ``t + 1 + d``.
+    Sums wrap at 32 bits as the int32 delay buffer of PyDelayDenseModelBitAcc does.
+    """
+    n, _, t_steps = spikes.shape
+    w = synapse.effective_weight
+    bound = int(np.abs(w).sum(axis=1).max(initial=0))
+    ftype = np.float32 if bound < _FLOAT32_EXACT else np.float64
+    # (N, C_in, T) -> (T*N, C_in), time-major rows.
+    x = np.ascontiguousarray(spikes.transpose(2, 0, 1)).reshape(t_steps * n, -1).astype(ftype)
+    out = np.zeros((t_steps, n, synapse.n_out), dtype=np.int64)
+    delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
+    for d in np.unique(delays[w != 0]) if w.any() else []:
+        d = int(d)
+        if d + 1 >= t_steps:
+            continue  # nothing sent through this delay arrives inside the run
+        w_d = np.where(delays == d, w, 0).astype(ftype)
+        usable = t_steps - 1 - d  # steps whose spikes arrive in time
+        acc = x[: usable * n] @ w_d.T
+        acc = shift_activation(np.rint(acc).astype(np.int64), synapse.weight_exp)
+        out[1 + d :] += acc.reshape(usable, n, synapse.n_out)
+    return wrap_int32(out) if out.size and np.abs(out).max() >= (1 << 31) else out
+
+
+def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
+    """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
+
+    The order inside a step is lava-nc's PyLifModelBitAcc.run_spk: decay u, add ``a_in << 6``,
+    wrap u to 24 bits; decay v, add u and the bias, saturate v; spike where v exceeds
+    ``vth_mant << 6``; reset v of the neurons that spiked to 0.
+    """
+    t_steps, n, c = a_in.shape
+    u = np.zeros((n, c), dtype=np.int64)
+    v = np.zeros((n, c), dtype=np.int64)
+    bias = scale_bias(neurons.bias_mant, neurons.bias_exp)
+    vth = scale_threshold(neurons.vth_mant)
+    activation = a_in << ACT_SHIFT
+    spikes = np.zeros((t_steps, n, c), dtype=np.uint8)
+    for t in range(t_steps):
+        u = wrap_current(decay(u, neurons.i_decay) + activation[t])
+        v = saturate_voltage(decay(v, neurons.v_decay) + u + bias)
+        fired = v > vth
+        v[fired] = 0
+        spikes[t] = fired
+    return spikes
+
+
+def simulate(network: Network, spikes: np.ndarray) -> SimResult:
+    """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
+
+    The returned spikes keep the input's rank: ``(N, C_l, T)`` for a batch, ``(C_l, T)`` for a
+    single sample. Counters are per sample either way.
+    """
+    x = np.asarray(spikes)
+    single = x.ndim == 2
+    if single:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"input spikes must be (C, T) or (N, C, T), got shape {x.shape}")
+    if x.shape[1] != network.n_in:
+        raise ValueError(f"input has {x.shape[1]} channels, the network expects {network.n_in}")
+    n, _, t_steps = x.shape
+    current = as_binary_spikes(x)
+    layers: list[LayerResult] = []
+    for block in network.blocks:
+        a_in = synaptic_input(block.synapse, current)
+        out = np.ascontiguousarray(run_cuba(block.neurons, a_in).transpose(1, 2, 0))
+        layers.append(layer_result(block, current, out, single))
+        current = out
+    return SimResult(layers=layers, samples=n, timesteps=t_steps)
+
+
+def layer_result(
+    block: DenseBlock, in_spikes: np.ndarray, out_spikes: np.ndarray, single: bool = False
+) -> LayerResult:
+    """Counters of one layer from its input and output spikes, both ``(N, C, T)``.
+
+    Used for every backend, so ranvier's and lava's runs are counted by the same rule.
+    """
+    n, _, t_steps = out_spikes.shape
+    fan_out = block.synapse.fan_out()
+    events = (in_spikes != 0).sum(axis=2, dtype=np.int64) @ fan_out
+    return LayerResult(
+        name=block.name,
+        spikes=out_spikes[0] if single else out_spikes,
+        spike_counts=out_spikes.sum(axis=2, dtype=np.int64),
+        synaptic_events=np.asarray(events, dtype=np.int64),
+        neuron_updates=np.full(n, block.neurons.n * t_steps, dtype=np.int64),
+    )

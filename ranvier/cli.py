@@ -1,0 +1,219 @@
+"""The ``ranvier`` command line.
+
+Exit status: 0 ok, 1 failed, 2 bad usage or bad input. Errors are one line on stderr naming the
+file and field; ``--debug`` shows the traceback. Heavy imports happen inside the commands so
+``ranvier --help`` stays fast and nothing here needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="ranvier",
+    help="Spiking networks from training to Loihi 2: run netx HDF5 files on a bit-accurate "
+    "Loihi 2 simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Wide enough for the tables when output goes to a file or a pipe (rich falls back to 80).
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+def _die(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(debug: bool, fn, *args, **kwargs):
+    """Run ``fn``; turn known bad-input errors into exit 2, anything else into exit 1."""
+    from ranvier.convert import NetFileError
+    from ranvier.deploy import BackendUnavailableError, InputError
+
+    try:
+        return fn(*args, **kwargs)
+    except (NetFileError, InputError) as exc:
+        if debug:
+            raise
+        _die(str(exc), 2)
+    except BackendUnavailableError as exc:
+        if debug:
+            raise
+        _die(str(exc), 1)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _die("interrupted", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        _die(f"{exc.__class__.__name__}: {exc}", 1)
+
+
+@app.command()
+def run(
+    net: Annotated[Path, typer.Argument(help="netx HDF5 network file (.net / .h5).")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Spikes: .npy/.npz array (C, T) or (N, C, T), or SLAYER events (.events.npy).",
+        ),
+    ],
+    save_spikes: Annotated[
+        Path | None,
+        typer.Option("--save-spikes", help="Write every layer's spikes to this .npz."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="ranvier (default) or lava (needs .venv-lava).")
+    ] = "ranvier",
+    events: Annotated[
+        bool, typer.Option("--events", help="Read --input as SLAYER numpy events.")
+    ] = False,
+    timesteps: Annotated[
+        int | None, typer.Option("--timesteps", "-T", min=1, help="Run only the first T steps.")
+    ] = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a netx file on the Loihi 2 bit-accurate simulator and print per-layer activity.
+
+    Example: ranvier run examples/shd_like.net --input examples/shd_like_input.npy
+    --save-spikes spikes.npz
+    """
+    from ranvier.convert import read_netx
+    from ranvier.deploy import BACKENDS, load_spikes, run_network, summary
+    from ranvier.deploy import save_spikes as write_spikes
+
+    if backend not in BACKENDS:
+        _die(f"--backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})", 2)
+    network = _guard(debug, read_netx, net)
+    spikes = _guard(
+        debug, load_spikes, input, network.n_in, events=events or None, timesteps=timesteps
+    )
+    result = _guard(debug, run_network, network, spikes, backend=backend, net_path=net)
+    info = summary(network, result)
+    info.update({"network": str(net), "input": str(input), "backend": backend})
+    if save_spikes is not None:
+        _guard(debug, write_spikes, save_spikes, result)
+        info["spikes_file"] = str(save_spikes)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    _print_run_table(info)
+
+
+def _print_run_table(info: dict) -> None:
+    title = (
+        f"{info['network']} · {info['samples']} sample(s) × {info['timesteps']} steps · "
+        f"backend {info['backend']}"
+    )
+    table = Table(title=title, title_justify="left")
+    for col in ("layer", "neurons", "spikes", "rate /step", "rate Hz", "synaptic events"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for layer in info["layers"]:
+        table.add_row(
+            layer["name"],
+            str(layer["neurons"]),
+            f"{layer['spikes']:,}",
+            f"{layer['spike_rate']:.4f}",
+            f"{layer['spike_rate_hz']:.1f}",
+            f"{layer['synaptic_events']:,}",
+        )
+    tot = info["totals"]
+    table.add_row("total", "", f"{tot['spikes']:,}", "", "", f"{tot['synaptic_events']:,}")
+    out.print(table)
+    if "spikes_file" in info:
+        out.print(f"spikes written to {info['spikes_file']}")
+
+
+@app.command()
+def inspect(
+    net: Annotated[Path, typer.Argument(help="netx HDF5 network file.")],
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a netx file's layers, parameter ranges and the Loihi 2 limits it violates.
+
+    Exits 1 when the file violates a Loihi 2 limit (it still runs on the simulator, as in lava).
+
+    Example: ranvier inspect examples/shd_like.net
+    """
+    from ranvier.convert import read_netx
+    from ranvier.hw_models.limits import loihi2_violations, parameter_ranges
+
+    network = _guard(debug, read_netx, net)
+    rows = parameter_ranges(network)
+    violations = loihi2_violations(network)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "network": str(net),
+                    "inputs": network.n_in,
+                    "layers": rows,
+                    "violations": violations,
+                },
+                indent=2,
+            )
+        )
+    else:
+        table = Table(title=f"{net} · {network.n_in} inputs", title_justify="left")
+        cols = ("layer", "neurons", "synapses", "weight", "exp", "bits", "delay", "vThMant")
+        for col in (*cols, "iDecay", "vDecay", "bias"):
+            table.add_column(col, justify="left" if col == "layer" else "right")
+
+        def rng(pair: list[int] | None) -> str:
+            if pair is None:
+                return "-"
+            return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}..{pair[1]}"
+
+        for r in rows:
+            table.add_row(
+                r["name"],
+                str(r["neurons"]),
+                f"{r['synapses']:,}",
+                rng(r["weight"]),
+                str(r["weight_exp"]),
+                str(r["num_weight_bits"]),
+                rng(r["delay"]),
+                rng(r["vth_mant"]),
+                rng(r["i_decay"]),
+                rng(r["v_decay"]),
+                rng(r["bias_mant"]),
+            )
+        out.print(table)
+        if violations:
+            err.print("[bold yellow]Loihi 2 limits violated:[/]")
+            for line in violations:
+                err.print(f"  - {line}", highlight=False)
+        else:
+            out.print("fits Loihi 2's register widths and delay range")
+    if violations:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except BaseException as exc:  # pragma: no cover - typer handles most
+        if "--debug" in sys.argv:
+            raise
+        err.print(f"[bold red]error:[/] {exc.__class__.__name__}: {exc}")
+        sys.exit(1)
