@@ -74,6 +74,10 @@ def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndar
     if key not in group:
         raise _fail(path, f"{where}/{key}", "missing")
     arr = _read_array(group, key, path, where)
+    if arr.size == 0:
+        raise _fail(path, f"{where}/{key}", "empty")
+    if np.abs(arr).max() >= 2**31:
+        raise _fail(path, f"{where}/{key}", f"value {np.abs(arr).max():.3g} is beyond 32 bits")
     if arr.dtype.kind == "f" and np.any(arr != np.round(arr)):
         raise _fail(path, f"{where}/{key}", f"must be an integer, found {arr.reshape(-1)[0]}")
     return arr.astype(np.int64)
@@ -90,7 +94,7 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> CubaNeur
     kind = _read_str(ng["type"])
     if kind not in SUPPORTED_NEURONS:
         raise _fail(path, f"{wn}/type", f"unknown neuron type {kind!r} (supported: CUBA, LOIHI)")
-    if "messageBits" in ng and int(np.asarray(ng["messageBits"][()]).reshape(-1)[0]) != 0:
+    if "messageBits" in ng and np.any(_read_scalar(ng, "messageBits", path, wn) != 0):
         raise _fail(path, f"{wn}/messageBits", "graded spikes are not supported")
     i_decay = _read_scalar(ng, "iDecay", path, wn)
     v_decay = _read_scalar(ng, "vDecay", path, wn)
@@ -139,6 +143,8 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> DenseBl
             raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
         raise _fail(path, f"{where}/weight", "missing")
     raw = _read_array(layer, "weight", path, where)
+    if raw.size and np.abs(raw).max() >= 2**31:
+        raise _fail(path, f"{where}/weight", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
     # netx's NetDict casts weights with astype(int): truncation toward zero.
     weight = raw.astype(np.int64)
     if weight.ndim == 1:
@@ -285,24 +291,63 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
         raise NetFileError(f"{path}: no dense layer to run")
     meta: dict = {}
     if "simulation" in f and isinstance(f["simulation"], h5py.Group):
+        sim = f["simulation"]
         for key in ("Ts", "tSample"):
-            if key in f["simulation"]:
-                meta[key] = float(np.asarray(f["simulation"][key][()]).reshape(-1)[0])
+            if key in sim:
+                value = _read_array(sim, key, path, "simulation").reshape(-1)
+                if value.size != 1:
+                    raise _fail(
+                        path, f"simulation/{key}", f"expected one number, found {value.size}"
+                    )
+                meta[key] = float(value[0])
+        if meta.get("Ts", 1.0) <= 0:
+            raise _fail(path, "simulation/Ts", f"time step must be positive, found {meta['Ts']}")
     return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta)
 
 
 # --- writing ---------------------------------------------------------------------------------
 
 
-def file_weights(synapse: DenseSynapse) -> np.ndarray:
-    """Weights in netx's file scale: the synapse's effective weights times 2**weight_exp.
+def synapse_values(synapse: DenseSynapse) -> np.ndarray:
+    """What each synapse contributes per spike, as an exact rational ``eff * 2**weight_exp``.
 
-    netx re-derives (mantissa, num_weight_bits, weight_exp) from these; for weights SLAYER's
-    quantizer produces (8-bit, even steps in MIXED mode) the round trip is exact.
+    A step's input is ``floor(sum of these over the spiking inputs)`` (the shift applies to the
+    sum), so two synapse encodings with equal values behave identically.
     """
-    w = synapse.effective_weight
-    e = synapse.weight_exp
-    return w << e if e >= 0 else w >> -e
+    eff = synapse.effective_weight.astype(np.float64)
+    return np.ldexp(eff, synapse.weight_exp)
+
+
+def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
+    """Integer weights in netx's file scale that netx maps back onto the same synapse values.
+
+    netx derives the exponent and weight bits from the file weights, and the model then
+    clips and truncates them (docs/file_format.md), so writing ``eff * 2**weight_exp`` does
+    not always come back unchanged: inhibitory weights with a zero, say, lose one bit. The
+    writer therefore tries ``values * 2**k`` for k = 0, 1, … and keeps the first that netx
+    maps back exactly; it raises ValueError when none does (or every weight is zero).
+    """
+    from ranvier.hw_models.fixed_point import WeightFormatError, synapse_weights
+
+    values = synapse_values(synapse)
+    label = f"{where}: " if where else ""
+    if not values.any():
+        raise ValueError(f"{label}every synapse weight is zero; netx cannot load such a layer")
+    if np.any(values != np.round(values)):
+        raise ValueError(f"{label}fractional synapse values cannot be written as netx weights")
+    for k in range(9):
+        candidate = np.ldexp(values, k)
+        if np.abs(candidate).max() > 256:
+            break
+        cand = candidate.astype(np.int64)
+        try:
+            mant, bits, exp = netx_optimize_weight_bits(cand)
+        except WeightFormatError:
+            continue
+        back = np.ldexp(synapse_weights(mant, bits).astype(np.float64), exp)
+        if np.array_equal(back, values):
+            return cand
+    raise ValueError(f"{label}these synapse weights have no netx file encoding")
 
 
 @contextmanager
@@ -361,7 +406,7 @@ def _write_dense(g: h5py.Group, block: DenseBlock) -> None:
     g.create_dataset("shape", data=np.array([neu.n]))
     g.create_dataset("inFeatures", data=syn.n_in)
     g.create_dataset("outFeatures", data=syn.n_out)
-    g.create_dataset("weight", data=file_weights(syn).astype(np.float32))
+    g.create_dataset("weight", data=file_weights(syn, block.name).astype(np.float32))
     if np.any(neu.bias_mant != 0):
         g.create_dataset("bias", data=neu.bias_mant.astype(np.float32))
     if syn.delay is not None:

@@ -8,6 +8,7 @@ let currents wrap and thresholds that let voltages saturate.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -193,7 +194,7 @@ def shd_like_spec(
     x = random_spikes(rng, sizes[0], timesteps, input_density, samples=16)
     spec = NetSpec(n_in=sizes[0], input_layer=True)
     current = x
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for n_in, n_out in itertools.pairwise(sizes):
         w = 2 * rng.integers(-128, 128, size=(n_out, n_in))
         w = (w * (rng.random((n_out, n_in)) < 0.8)).astype(np.int64)
         w[:, : n_in // 2] = np.abs(w[:, : n_in // 2])  # net excitatory drive

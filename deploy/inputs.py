@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +34,18 @@ def _load_array(path: Path) -> np.ndarray:
         raise InputError(f"{path}: is a directory, expected a .npy or .npz file")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: unreadable input ({exc})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            return data
         with data:
             keys = list(data.keys())
             if "spikes" in keys:
                 return data["spikes"]
             if len(keys) == 1:
                 return data[keys[0]]
-            raise InputError(f"{path}: npz holds {keys}; name the spike array 'spikes'")
-    return data
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise InputError(f"{path}: unreadable input ({reason})") from None
+    raise InputError(f"{path}: npz holds {keys}; name the spike array 'spikes'")
 
 
 def check_spikes(arr: np.ndarray, path: Path | str, channels: int | None = None) -> np.ndarray:
@@ -61,6 +63,8 @@ def check_spikes(arr: np.ndarray, path: Path | str, channels: int | None = None)
             raise InputError(f"{path}: spikes must be integers (0/1 or small counts)")
     if np.any(arr < 0):
         raise InputError(f"{path}: spikes must be non-negative, found {arr.min()}")
+    if arr.max() >= 2**31:
+        raise InputError(f"{path}: spike value {arr.max():.3g} is not a small integer count")
     c = arr.shape[-2]
     if channels is not None and c != channels:
         raise InputError(
@@ -81,6 +85,8 @@ def events_to_dense(
         )
     if not np.all(np.isfinite(events)):
         raise InputError(f"{path}: events contain NaN or infinite values")
+    if np.abs(events).max() >= 2**31:
+        raise InputError(f"{path}: event field value {np.abs(events).max():.3g} is out of range")
     x = np.round(events[:, 0]).astype(np.int64)
     y = np.zeros_like(x) if events.shape[1] == 3 else np.round(events[:, 1]).astype(np.int64)
     p = np.round(events[:, -2]).astype(np.int64)

@@ -69,9 +69,10 @@ def wrap_current(u: np.ndarray) -> np.ndarray:
     """Wrap the current register as lava does: one fold of 2**24, asymmetric bounds.
 
     ``u > 2**23`` becomes ``u - 2**24``; ``u <= -2**23`` becomes ``u + 2**24``; so 2**23 itself
-    stays, and a value beyond one fold is folded once only (AbstractPyLifModelFixed).
+    stays, and a value beyond one fold is folded once only (AbstractPyLifModelFixed). Works on
+    integer arrays and on float arrays holding integers, keeping the dtype.
     """
-    u = np.asarray(u, dtype=np.int64)
+    u = np.asarray(u)
     out = np.where(u > STATE_HALF_RANGE, u - 2 * STATE_HALF_RANGE, u)
     return np.where(u <= -STATE_HALF_RANGE, u + 2 * STATE_HALF_RANGE, out)
 
@@ -221,3 +222,25 @@ def _shift_left_int32(w: np.ndarray, bits: int) -> np.ndarray:
         f"weights between {int(w.min())} and {int(w.max())} do not fit an 8-bit synapse "
         "(excitatory weights must be <= 255, inhibitory >= -256)"
     )
+
+
+def cuba_step(
+    u: np.ndarray,
+    v: np.ndarray,
+    a_in: np.ndarray,
+    *,
+    i_decay: np.ndarray | int,
+    v_decay: np.ndarray | int,
+    bias: np.ndarray | int,
+    vth: np.ndarray | int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One CUBA neuron step in plain integers, in lava-nc's order (PyLifModelBitAcc.run_spk).
+
+    ``bias`` and ``vth`` are the effective (already shifted) values. Returns the new
+    ``(u, v, spikes)``. This is the definition the simulator's vectorised kernel is tested
+    against.
+    """
+    u = wrap_current(decay(u, i_decay) + (np.asarray(a_in, dtype=np.int64) << ACT_SHIFT))
+    v = saturate_voltage(decay(v, v_decay) + u + np.asarray(bias, dtype=np.int64))
+    spikes = v > np.asarray(vth, dtype=np.int64)
+    return u, np.where(spikes, 0, v), spikes

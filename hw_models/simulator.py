@@ -18,8 +18,8 @@ import numpy as np
 
 from .fixed_point import (
     ACT_SHIFT,
-    decay,
-    saturate_voltage,
+    DECAY_UNITY,
+    STATE_HALF_RANGE,
     scale_bias,
     scale_threshold,
     shift_activation,
@@ -91,27 +91,67 @@ def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray) -> np.ndarray:
     return wrap_int32(out) if out.size and np.abs(out).max() >= (1 << 31) else out
 
 
+def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, float]:
+    """Upper bounds on |u| and |v| over a run, from the input alone (decay only shrinks).
+
+    With per-step input at most A and decay factor (4096 - d)/4096 (truncated toward zero),
+    |u| <= A * 4096 / d, and never more than the sum of the inputs; likewise for v with u and
+    the bias as its input. Used to skip the wrap and saturation passes when they cannot fire.
+    """
+    per_step = np.abs(activation).max(axis=(1, 2)) if activation.size else np.zeros(1)
+    bound_u = float(per_step.sum())
+    if neurons.i_decay.min() > 0:
+        bound_u = min(bound_u, float(per_step.max()) * DECAY_UNITY / neurons.i_decay.min())
+    drive = bound_u + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
+    bound_v = drive * activation.shape[0]
+    if neurons.v_decay.min() > 0:
+        bound_v = min(bound_v, drive * DECAY_UNITY / neurons.v_decay.min())
+    return bound_u, bound_v
+
+
 def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
     The order inside a step is lava-nc's PyLifModelBitAcc.run_spk: decay u, add ``a_in << 6``,
     wrap u to 24 bits; decay v, add u and the bias, saturate v; spike where v exceeds
     ``vth_mant << 6``; reset v of the neurons that spiked to 0.
+
+    The arithmetic runs on float64 holding integers, which is exact here: states stay below
+    2**25, products with a decay factor below 2**37, and ``x * (k / 4096)`` with integer k is
+    the exact value ``x * k / 4096`` (a power-of-two division), so ``trunc`` gives the same
+    rounding toward zero as :func:`fixed_point.decay`. tests/hw_models checks this kernel
+    against the integer rules of ``fixed_point`` step by step.
     """
     t_steps, n, c = a_in.shape
-    u = np.zeros((n, c), dtype=np.int64)
-    v = np.zeros((n, c), dtype=np.int64)
-    bias = scale_bias(neurons.bias_mant, neurons.bias_exp)
-    vth = scale_threshold(neurons.vth_mant)
-    activation = a_in << ACT_SHIFT
-    spikes = np.zeros((t_steps, n, c), dtype=np.uint8)
+    if a_in.size and np.abs(a_in).max() >= 1 << 40:
+        raise ValueError("synaptic input beyond 2**40 per step cannot come from a netx file")
+    activation = np.asarray(a_in, dtype=np.float64) * float(1 << ACT_SHIFT)
+    u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
+    v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
+    bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
+    vth = scale_threshold(neurons.vth_mant).astype(np.float64)
+    bound_u, bound_v = _state_bounds(neurons, activation)
+    need_wrap = bound_u >= STATE_HALF_RANGE
+    need_clip = bound_v >= STATE_HALF_RANGE - 1
+    u = np.zeros((n, c))
+    v = np.zeros((n, c))
+    spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
-        u = wrap_current(decay(u, neurons.i_decay) + activation[t])
-        v = saturate_voltage(decay(v, neurons.v_decay) + u + bias)
-        fired = v > vth
-        v[fired] = 0
-        spikes[t] = fired
-    return spikes
+        np.multiply(u, u_factor, out=u)
+        np.trunc(u, out=u)
+        u += activation[t]
+        if need_wrap:
+            u[:] = wrap_current(u)
+        np.multiply(v, v_factor, out=v)
+        np.trunc(v, out=v)
+        v += u
+        v += bias
+        if need_clip:
+            np.clip(v, -STATE_HALF_RANGE + 1, STATE_HALF_RANGE - 1, out=v)
+        fired = spikes[t]
+        np.greater(v, vth, out=fired)
+        v[fired] = 0.0
+    return spikes.view(np.uint8)
 
 
 def simulate(network: Network, spikes: np.ndarray) -> SimResult:

@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -33,7 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _die(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -121,7 +122,7 @@ def _print_run_table(info: dict) -> None:
         f"{info['network']} · {info['samples']} sample(s) × {info['timesteps']} steps · "
         f"backend {info['backend']}"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for col in ("layer", "neurons", "spikes", "rate /step", "rate Hz", "synaptic events"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for layer in info["layers"]:
@@ -137,7 +138,7 @@ def _print_run_table(info: dict) -> None:
     table.add_row("total", "", f"{tot['spikes']:,}", "", "", f"{tot['synaptic_events']:,}")
     out.print(table)
     if "spikes_file" in info:
-        out.print(f"spikes written to {info['spikes_file']}")
+        out.print(f"spikes written to {info['spikes_file']}", markup=False, highlight=False)
 
 
 @app.command()
@@ -171,7 +172,7 @@ def inspect(
             )
         )
     else:
-        table = Table(title=f"{net} · {network.n_in} inputs", title_justify="left")
+        table = Table(title=escape(f"{net} · {network.n_in} inputs"), title_justify="left")
         cols = ("layer", "neurons", "synapses", "weight", "exp", "bits", "delay", "vThMant")
         for col in (*cols, "iDecay", "vDecay", "bias"):
             table.add_column(col, justify="left" if col == "layer" else "right")
@@ -199,7 +200,7 @@ def inspect(
         if violations:
             err.print("[bold yellow]Loihi 2 limits violated:[/]")
             for line in violations:
-                err.print(f"  - {line}", highlight=False)
+                err.print(f"  - {line}", highlight=False, markup=False)
         else:
             out.print("fits Loihi 2's register widths and delay range")
     if violations:
@@ -215,5 +216,5 @@ def main() -> None:
     except BaseException as exc:  # pragma: no cover - typer handles most
         if "--debug" in sys.argv:
             raise
-        err.print(f"[bold red]error:[/] {exc.__class__.__name__}: {exc}")
+        err.print(f"[bold red]error:[/] {escape(f'{exc.__class__.__name__}: {exc}')}")
         sys.exit(1)
