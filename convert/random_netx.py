@@ -89,12 +89,16 @@ def random_spec(
 
     ``normal`` (moderate activity), ``wrap`` (no current decay and strong input, so u wraps
     around 2**23), ``saturate`` (no voltage decay, thresholds near the 17-bit top, so v
-    saturates), ``bias`` (large positive/negative biases).
+    saturates), ``bias`` (large positive/negative biases), ``huge`` (fan-in > 1024 at full
+    weight and biases beyond 16 bits: the int32 and int16 wrap-arounds inside lava).
     """
+    regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
+    if regime == "huge":  # fan-in above 1024 at full weight: inputs beyond 2**18 per step
+        n_in = n_in or int(rng.integers(1100, 1400))
+        sizes = sizes or [int(rng.integers(1, 5))]
     n_in = int(rng.integers(1, 33)) if n_in is None else n_in
     if sizes is None:
         sizes = [int(rng.integers(1, 25)) for _ in range(int(rng.integers(1, 4)))]
-    regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
     spec = NetSpec(n_in=n_in, input_layer=bool(rng.random() < 0.7))
     width = n_in
     for n in sizes:
@@ -117,6 +121,11 @@ def random_spec(
         elif regime == "saturate":
             v_decay = int(rng.choice([0, 1]))
             vth = int(rng.integers((1 << 17) - 1024, 1 << 17))
+        elif regime == "huge":
+            w = np.full(shape, 255, dtype=np.int64) if width > 1000 else w
+            i_decay = int(rng.choice([0, 1, 64]))
+            vth = int(rng.integers((1 << 17) - 64, 1 << 17))
+            bias = rng.integers(-40_000, 40_000, size=n)  # beyond lava's int16 bias register
         elif regime == "bias" or rng.random() < 0.2:
             bias = rng.integers(-4096, 4096, size=n)
         spec.layers.append(

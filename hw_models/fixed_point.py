@@ -88,14 +88,33 @@ def wrap_int32(x: np.ndarray) -> np.ndarray:
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
+def wrap_int16(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to 16 bits (lava stores ``bias_mant`` in an int16 array)."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
 def scale_bias(bias_mant: np.ndarray, bias_exp: np.ndarray | int) -> np.ndarray:
     """Effective bias ``bias_mant << bias_exp`` (right shift for negative exponents).
 
-    Matches AbstractPyLifModelFixed.scale_bias: an arithmetic (floor) right shift.
+    Matches AbstractPyLifModelFixed.scale_bias: the mantissa as lava holds it (an int16 array,
+    so a file bias of 40000 is -25536), promoted to int32, shifted (arithmetic right shift
+    for negative exponents), in int32.
     """
-    mant = np.asarray(bias_mant, dtype=np.int64)
+    mant = wrap_int16(bias_mant)
     exp = np.asarray(bias_exp, dtype=np.int64)
-    return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+    shifted = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+    return wrap_int32(shifted)
+
+
+def scale_activation(a_in: np.ndarray) -> np.ndarray:
+    """Synaptic input as the neuron adds it: ``a_in << 6`` on int32, wrapping at 32 bits.
+
+    The port into the neuron is int32 (lava's channel takes the sender's dtype and wraps on
+    ``arr[:] = data``), and ``np.left_shift`` on that int32 array wraps too
+    (AbstractPyLifModelFixed.subthr_dynamics).
+    """
+    return wrap_int32(wrap_int32(a_in) << ACT_SHIFT)
 
 
 def scale_threshold(vth_mant: np.ndarray) -> np.ndarray:
@@ -236,11 +255,13 @@ def cuba_step(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One CUBA neuron step in plain integers, in lava-nc's order (PyLifModelBitAcc.run_spk).
 
-    ``bias`` and ``vth`` are the effective (already shifted) values. Returns the new
+    ``bias`` and ``vth`` are the effective (already shifted) values. lava holds u, v and the
+    input in int32 arrays, so each sum wraps at 32 bits before the 24-bit fold of u or the
+    saturation of v (this matters only for inputs beyond 2**18 per step). Returns the new
     ``(u, v, spikes)``. This is the definition the simulator's vectorised kernel is tested
     against.
     """
-    u = wrap_current(decay(u, i_decay) + (np.asarray(a_in, dtype=np.int64) << ACT_SHIFT))
-    v = saturate_voltage(decay(v, v_decay) + u + np.asarray(bias, dtype=np.int64))
+    u = wrap_current(wrap_int32(decay(u, i_decay) + scale_activation(a_in)))
+    v = saturate_voltage(wrap_int32(decay(v, v_decay) + u + np.asarray(bias, dtype=np.int64)))
     spikes = v > np.asarray(vth, dtype=np.int64)
     return u, np.where(spikes, 0, v), spikes

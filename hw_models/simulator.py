@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixed_point import (
-    ACT_SHIFT,
     DECAY_UNITY,
     STATE_HALF_RANGE,
+    scale_activation,
     scale_bias,
     scale_threshold,
     shift_activation,
@@ -28,6 +28,7 @@ from .fixed_point import (
 )
 from .network import CubaNeurons, DenseBlock, DenseSynapse, Network
 
+INT32_LIMIT = float(1 << 31)
 # float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
 _FLOAT32_EXACT = 1 << 24
 
@@ -123,9 +124,7 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     against the integer rules of ``fixed_point`` step by step.
     """
     t_steps, n, c = a_in.shape
-    if a_in.size and np.abs(a_in).max() >= 1 << 40:
-        raise ValueError("synaptic input beyond 2**40 per step cannot come from a netx file")
-    activation = np.asarray(a_in, dtype=np.float64) * float(1 << ACT_SHIFT)
+    activation = scale_activation(a_in).astype(np.float64)
     u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
     v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
@@ -133,6 +132,11 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     bound_u, bound_v = _state_bounds(neurons, activation)
     need_wrap = bound_u >= STATE_HALF_RANGE
     need_clip = bound_v >= STATE_HALF_RANGE - 1
+    # int32 overflow of the u and v sums (lava's arrays are int32): only for huge inputs.
+    need_u32 = bound_u >= INT32_LIMIT
+    need_v32 = min(bound_u, INT32_LIMIT) + STATE_HALF_RANGE + float(np.abs(bias).max()) >= (
+        INT32_LIMIT
+    )
     u = np.zeros((n, c))
     v = np.zeros((n, c))
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
@@ -140,12 +144,16 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
         np.multiply(u, u_factor, out=u)
         np.trunc(u, out=u)
         u += activation[t]
+        if need_u32:
+            u[:] = wrap_int32(u)
         if need_wrap:
             u[:] = wrap_current(u)
         np.multiply(v, v_factor, out=v)
         np.trunc(v, out=v)
         v += u
         v += bias
+        if need_v32:
+            v[:] = wrap_int32(v)
         if need_clip:
             np.clip(v, -STATE_HALF_RANGE + 1, STATE_HALF_RANGE - 1, out=v)
         fired = spikes[t]

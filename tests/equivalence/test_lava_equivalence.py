@@ -70,7 +70,7 @@ def _summary():
     (HERE / "last_run.json").write_text(json.dumps(SUMMARY, indent=2) + "\n")
 
 
-REGIMES = ["normal", "wrap", "saturate", "bias"]
+REGIMES = ["normal", "wrap", "saturate", "bias", "normal", "huge"]
 
 
 @pytest.mark.parametrize("block", range(10))
