@@ -308,16 +308,6 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
 # --- writing ---------------------------------------------------------------------------------
 
 
-def synapse_values(synapse: DenseSynapse) -> np.ndarray:
-    """What each synapse contributes per spike, as an exact rational ``eff * 2**weight_exp``.
-
-    A step's input is ``floor(sum of these over the spiking inputs)`` (the shift applies to the
-    sum), so two synapse encodings with equal values behave identically.
-    """
-    eff = synapse.effective_weight.astype(np.float64)
-    return np.ldexp(eff, synapse.weight_exp)
-
-
 def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
     """Integer weights in netx's file scale that netx maps back onto the same synapse values.
 
@@ -329,7 +319,7 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
     """
     from ranvier.hw_models.fixed_point import WeightFormatError, synapse_weights
 
-    values = synapse_values(synapse)
+    values = synapse.values
     label = f"{where}: " if where else ""
     if not values.any():
         raise ValueError(f"{label}every synapse weight is zero; netx cannot load such a layer")

@@ -114,7 +114,10 @@ def scale_activation(a_in: np.ndarray) -> np.ndarray:
     ``arr[:] = data``), and ``np.left_shift`` on that int32 array wraps too
     (AbstractPyLifModelFixed.subthr_dynamics).
     """
-    return wrap_int32(wrap_int32(a_in) << ACT_SHIFT)
+    a = np.asarray(a_in, dtype=np.int64)
+    if a.size == 0 or np.abs(a).max() < 1 << (31 - ACT_SHIFT):
+        return a << ACT_SHIFT  # no wrap possible: skip the two masking passes
+    return wrap_int32(wrap_int32(a) << ACT_SHIFT)
 
 
 def scale_threshold(vth_mant: np.ndarray) -> np.ndarray:

@@ -131,6 +131,24 @@ class DenseSynapse:
         return self._effective
 
     @property
+    def values(self) -> np.ndarray:
+        """What each synapse adds per spike, ``effective_weight * 2**weight_exp`` (float64, exact).
+
+        A step's input is ``floor`` of the sum of these over the synapses whose input spiked
+        (lava shifts the sum, not each weight), so equal values mean equal behaviour.
+        """
+        return np.ldexp(self.effective_weight.astype(np.float64), self.weight_exp)
+
+    @property
+    def values_are_integers(self) -> bool:
+        """True when every synapse value is an integer, so the floor never rounds.
+
+        Always true for weights netx derives from a file: the synapse truncates at least
+        ``-weight_exp`` low bits of each mantissa.
+        """
+        return self.weight_exp >= 0 or not np.any(self.effective_weight % (1 << -self.weight_exp))
+
+    @property
     def max_delay(self) -> int:
         return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
 

@@ -64,20 +64,31 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
     return (np.asarray(spikes) != 0).astype(np.uint8)
 
 
-def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray) -> np.ndarray:
-    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)`` int64.
+def _fft_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n (fast sizes for numpy's pocketfft)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
 
-    ``spikes`` is ``(N, n_in, T)`` binary. Spikes sent at step t through synapses of delay d
-    are summed per (t, d), the sum is shifted by ``weight_exp`` (floor for negative exponents,
-    as lava-nc shifts each step's accumulated sum), and the result arrives at ``t + 1 + d``.
-    Sums wrap at 32 bits as the int32 delay buffer of PyDelayDenseModelBitAcc does.
+
+def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> np.ndarray:
+    """Exact per-delay-slot path: one matrix product per distinct delay value.
+
+    ``x_tm`` is time-major ``(T, N, n_in)``. With ``linear`` the synapse values are integers
+    and the slot sums need no rounding; otherwise each (step, slot) sum is shifted by
+    ``weight_exp`` with lava's floor.
     """
-    n, _, t_steps = spikes.shape
-    w = synapse.effective_weight
+    t_steps, n, _ = x_tm.shape
+    w = synapse.values.astype(np.int64) if linear else synapse.effective_weight
     bound = int(np.abs(w).sum(axis=1).max(initial=0))
     ftype = np.float32 if bound < _FLOAT32_EXACT else np.float64
-    # (N, C_in, T) -> (T*N, C_in), time-major rows.
-    x = np.ascontiguousarray(spikes.transpose(2, 0, 1)).reshape(t_steps * n, -1).astype(ftype)
+    rows = x_tm.reshape(t_steps * n, -1).astype(ftype)
     out = np.zeros((t_steps, n, synapse.n_out), dtype=np.int64)
     delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
     for d in np.unique(delays[w != 0]) if w.any() else []:
@@ -86,9 +97,79 @@ def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray) -> np.ndarray:
             continue  # nothing sent through this delay arrives inside the run
         w_d = np.where(delays == d, w, 0).astype(ftype)
         usable = t_steps - 1 - d  # steps whose spikes arrive in time
-        acc = x[: usable * n] @ w_d.T
-        acc = shift_activation(np.rint(acc).astype(np.int64), synapse.weight_exp)
+        acc = np.rint(rows[: usable * n] @ w_d.T).astype(np.int64)
+        if not linear:
+            acc = shift_activation(acc, synapse.weight_exp)
         out[1 + d :] += acc.reshape(usable, n, synapse.n_out)
+    return out
+
+
+def _input_fft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
+    """All delays at once: the delayed sum as a convolution, computed in the frequency domain.
+
+    ``a[t', j] = sum_i values[j, i] * x[i, t' - 1 - delay[j, i]]`` is a sum of one-tap
+    convolutions; with the padded length L > T + max_delay there is no wrap-around, and one
+    complex matrix product per frequency (done as a real product on interleaved re/im parts)
+    replaces one real product per delay value. The true result is an integer of magnitude
+    <= sum|values| * T; float64 rounding errors are of order 1e-16 * n_in * that bound
+    (~1e-8 for SHD-size layers), so rounding to the nearest integer recovers it exactly. The
+    residue is checked (< 1/8) on every element; on failure None is returned and the caller
+    uses the exact per-delay path.
+    """
+    t_steps, n, n_in = x_tm.shape
+    values = synapse.values
+    n_out = synapse.n_out
+    delays = np.zeros(values.shape, dtype=np.int64) if synapse.delay is None else synapse.delay
+    size = _fft_size(t_steps + int(delays.max(initial=0)) + 1)
+    freqs = np.arange(size // 2 + 1)
+    # kernel[f, i, j] = values[j, i] * exp(-2 pi i f (1 + delay[j, i]) / L), as the real
+    # (2 n_in, 2 n_out) matrix acting on interleaved (re, im) pairs.
+    kernel = values.T[None] * np.exp(
+        (-2j * np.pi / size) * freqs[:, None, None] * (1 + delays.T)[None]
+    )
+    real = np.empty((freqs.size, 2 * n_in, 2 * n_out))
+    real[:, 0::2, 0::2] = kernel.real
+    real[:, 0::2, 1::2] = kernel.imag
+    real[:, 1::2, 0::2] = -kernel.imag
+    real[:, 1::2, 1::2] = kernel.real
+    del kernel
+    out = np.empty((t_steps, n, n_out), dtype=np.int64)
+    for s0 in range(0, n, chunk):
+        sub = x_tm[:, s0 : s0 + chunk].astype(np.float64)
+        spec = np.fft.rfft(sub, n=size, axis=0)  # (F, chunk, n_in) complex, C-contiguous
+        prod = np.matmul(spec.view(np.float64), real)
+        y = np.fft.irfft(prod.view(np.complex128), n=size, axis=0)[:t_steps]
+        r = np.rint(y)
+        y -= r
+        np.abs(y, out=y)
+        if y.size and y.max() >= 0.125:
+            return None
+        out[:, s0 : s0 + sub.shape[1]] = r
+    return out
+
+
+def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
+    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)`` int64.
+
+    ``spikes`` is ``(N, n_in, T)`` binary (a transposed view of a time-major array is used
+    without a copy). Spikes sent at step t through synapses of delay d are summed per (t, d),
+    the sum is shifted by ``weight_exp`` (floor for negative exponents, as lava-nc shifts each
+    step's accumulated sum), and the result arrives at ``t + 1 + d``. Sums wrap at 32 bits as
+    the int32 buffer and port of lava's synapse do.
+
+    When every synapse value ``effective_weight * 2**weight_exp`` is an integer (always so for
+    weights read from netx files) the floor is exact and the map is linear; then ``method``
+    ``auto`` uses the frequency-domain path for layers with several delay values and the
+    per-delay path otherwise. ``per_delay`` and ``fft`` force a path (tests compare them).
+    """
+    x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
+    linear = synapse.values_are_integers
+    delays = synapse.delay
+    several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
+    use_fft = method == "fft" or (method == "auto" and several and x_tm.shape[0] > 1)
+    out = _input_fft(synapse, x_tm) if linear and use_fft else None
+    if out is None:
+        out = _input_per_delay(synapse, x_tm, linear)
     return wrap_int32(out) if out.size and np.abs(out).max() >= (1 << 31) else out
 
 
@@ -181,7 +262,8 @@ def simulate(network: Network, spikes: np.ndarray) -> SimResult:
     layers: list[LayerResult] = []
     for block in network.blocks:
         a_in = synaptic_input(block.synapse, current)
-        out = np.ascontiguousarray(run_cuba(block.neurons, a_in).transpose(1, 2, 0))
+        # (T, N, C) from the kernel, handed on as an (N, C, T) view: no copies between layers
+        out = run_cuba(block.neurons, a_in).transpose(1, 2, 0)
         layers.append(layer_result(block, current, out, single))
         current = out
     return SimResult(layers=layers, samples=n, timesteps=t_steps)

@@ -200,8 +200,8 @@ def _reference_synaptic_input(syn: DenseSynapse, spikes: np.ndarray) -> np.ndarr
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_synaptic_input_equals_per_synapse_loops(seed):
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["auto", "per_delay", "fft"]))
+def test_synaptic_input_equals_per_synapse_loops(seed, method):
     rng = np.random.default_rng(seed)
     n_in, n_out = int(rng.integers(1, 7)), int(rng.integers(1, 7))
     t, n = int(rng.integers(1, 30)), int(rng.integers(1, 4))
@@ -213,5 +213,23 @@ def test_synaptic_input_equals_per_synapse_loops(seed):
         num_weight_bits=int(rng.integers(1, 9)),
         delay=delay if rng.random() < 0.8 else None,
     )
+    if rng.random() < 0.5:  # netx-style: mantissas whose low bits the synapse truncates anyway
+        syn = DenseSynapse(weight=w << 3, weight_exp=-3, num_weight_bits=5, delay=syn.delay)
     x = (rng.random((n, n_in, t)) < rng.random()).astype(np.uint8)
-    np.testing.assert_array_equal(synaptic_input(syn, x), _reference_synaptic_input(syn, x))
+    got = synaptic_input(syn, x, method=method)
+    np.testing.assert_array_equal(got, _reference_synaptic_input(syn, x))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-400, 400), min_size=1, max_size=24))
+def test_netx_synapses_have_integer_values(raw):
+    """Weights from a netx file always give integer synapse values (the floor is exact)."""
+    w = np.array(raw)
+    if not w.any():
+        return
+    try:
+        mant, bits, exp = fp.netx_optimize_weight_bits(w)
+    except fp.WeightFormatError:
+        return
+    syn = DenseSynapse(weight=mant.reshape(1, -1), weight_exp=exp, num_weight_bits=bits)
+    assert syn.values_are_integers
