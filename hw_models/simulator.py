@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixed_point import (
+    ACT_SHIFT,
     DECAY_UNITY,
     STATE_HALF_RANGE,
     scale_activation,
@@ -64,32 +65,19 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
     return (np.asarray(spikes) != 0).astype(np.uint8)
 
 
-def _fft_size(n: int) -> int:
-    """Smallest 2^a 3^b 5^c >= n (fast sizes for numpy's pocketfft)."""
-    m = n
-    while True:
-        k = m
-        for p in (2, 3, 5):
-            while k % p == 0:
-                k //= p
-        if k == 1:
-            return m
-        m += 1
-
-
 def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> np.ndarray:
     """Exact per-delay-slot path: one matrix product per distinct delay value.
 
     ``x_tm`` is time-major ``(T, N, n_in)``. With ``linear`` the synapse values are integers
     and the slot sums need no rounding; otherwise each (step, slot) sum is shifted by
-    ``weight_exp`` with lava's floor.
+    ``weight_exp`` with lava's floor. Returns float64 holding integers.
     """
     t_steps, n, _ = x_tm.shape
     w = synapse.values.astype(np.int64) if linear else synapse.effective_weight
     bound = int(np.abs(w).sum(axis=1).max(initial=0))
     ftype = np.float32 if bound < _FLOAT32_EXACT else np.float64
     rows = x_tm.reshape(t_steps * n, -1).astype(ftype)
-    out = np.zeros((t_steps, n, synapse.n_out), dtype=np.int64)
+    out = np.zeros((t_steps, n, synapse.n_out))
     delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
     for d in np.unique(delays[w != 0]) if w.any() else []:
         d = int(d)
@@ -97,80 +85,92 @@ def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> n
             continue  # nothing sent through this delay arrives inside the run
         w_d = np.where(delays == d, w, 0).astype(ftype)
         usable = t_steps - 1 - d  # steps whose spikes arrive in time
-        acc = np.rint(rows[: usable * n] @ w_d.T).astype(np.int64)
+        acc = np.rint(rows[: usable * n] @ w_d.T)
         if not linear:
-            acc = shift_activation(acc, synapse.weight_exp)
+            acc = shift_activation(acc.astype(np.int64), synapse.weight_exp)
         out[1 + d :] += acc.reshape(usable, n, synapse.n_out)
     return out
 
 
-def _input_fft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
+def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
     """All delays at once: the delayed sum as a convolution, computed in the frequency domain.
 
     ``a[t', j] = sum_i values[j, i] * x[i, t' - 1 - delay[j, i]]`` is a sum of one-tap
-    convolutions; with the padded length L > T + max_delay there is no wrap-around, and one
-    complex matrix product per frequency (done as a real product on interleaved re/im parts)
-    replaces one real product per delay value. The true result is an integer of magnitude
-    <= sum|values| * T; float64 rounding errors are of order 1e-16 * n_in * that bound
-    (~1e-8 for SHD-size layers), so rounding to the nearest integer recovers it exactly. The
-    residue is checked (< 1/8) on every element; on failure None is returned and the caller
-    uses the exact per-delay path.
+    convolutions. With the length L = T + max_delay + 1 there is no wrap-around; a real DFT
+    of the input (a matrix product, since T is short), one complex product per frequency
+    (as four real ones) and an inverse DFT replace one product per delay value. The true
+    result is an integer of magnitude <= sum|values| * T; float64 rounding errors are of
+    order 1e-16 * (T + n_in) * that bound (~1e-8 for SHD-size layers), so rounding to the
+    nearest integer recovers it exactly. The residue is checked (< 1/8) on every element; on
+    failure None is returned and the caller uses the exact per-delay path.
+    Returns float64 holding integers, time-major ``(T, N, n_out)``.
     """
     t_steps, n, n_in = x_tm.shape
     values = synapse.values
     n_out = synapse.n_out
     delays = np.zeros(values.shape, dtype=np.int64) if synapse.delay is None else synapse.delay
-    size = _fft_size(t_steps + int(delays.max(initial=0)) + 1)
+    size = t_steps + int(delays.max(initial=0)) + 1
     freqs = np.arange(size // 2 + 1)
-    # kernel[f, i, j] = values[j, i] * exp(-2 pi i f (1 + delay[j, i]) / L), as the real
-    # (2 n_in, 2 n_out) matrix acting on interleaved (re, im) pairs.
+    n_f = freqs.size
+    angle = (2 * np.pi / size) * np.outer(freqs, np.arange(t_steps))  # (F, T)
+    forward = np.concatenate([np.cos(angle), -np.sin(angle)])  # x -> [Re X; Im X]
+    weight = np.full(n_f, 2.0 / size)  # irfft weights: 1/L for f = 0 and f = L/2, else 2/L
+    weight[0] = 1.0 / size
+    if size % 2 == 0:
+        weight[-1] = 1.0 / size
+    inverse = np.concatenate([np.cos(angle).T * weight, -np.sin(angle).T * weight], axis=1)
     kernel = values.T[None] * np.exp(
         (-2j * np.pi / size) * freqs[:, None, None] * (1 + delays.T)[None]
-    )
-    real = np.empty((freqs.size, 2 * n_in, 2 * n_out))
-    real[:, 0::2, 0::2] = kernel.real
-    real[:, 0::2, 1::2] = kernel.imag
-    real[:, 1::2, 0::2] = -kernel.imag
-    real[:, 1::2, 1::2] = kernel.real
+    )  # (F, n_in, n_out)
+    k_re, k_im = np.ascontiguousarray(kernel.real), np.ascontiguousarray(kernel.imag)
     del kernel
-    out = np.empty((t_steps, n, n_out), dtype=np.int64)
+    out = np.empty((t_steps, n, n_out))
     for s0 in range(0, n, chunk):
-        sub = x_tm[:, s0 : s0 + chunk].astype(np.float64)
-        spec = np.fft.rfft(sub, n=size, axis=0)  # (F, chunk, n_in) complex, C-contiguous
-        prod = np.matmul(spec.view(np.float64), real)
-        y = np.fft.irfft(prod.view(np.complex128), n=size, axis=0)[:t_steps]
-        r = np.rint(y)
-        y -= r
+        sub = x_tm[:, s0 : s0 + chunk]
+        m = sub.shape[1]
+        spec = (forward @ sub.reshape(t_steps, -1).astype(np.float64)).reshape(2 * n_f, m, n_in)
+        x_re, x_im = spec[:n_f], spec[n_f:]
+        prod = np.empty((2 * n_f, m, n_out))
+        np.matmul(x_re, k_re, out=prod[:n_f])
+        prod[:n_f] -= np.matmul(x_im, k_im)
+        np.matmul(x_re, k_im, out=prod[n_f:])
+        prod[n_f:] += np.matmul(x_im, k_re)
+        y = (inverse @ prod.reshape(2 * n_f, -1)).reshape(t_steps, m, n_out)
+        dest = out[:, s0 : s0 + m]
+        np.rint(y, out=dest)
+        y -= dest
         np.abs(y, out=y)
         if y.size and y.max() >= 0.125:
             return None
-        out[:, s0 : s0 + sub.shape[1]] = r
     return out
 
 
 def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
-    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)`` int64.
+    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)``.
 
     ``spikes`` is ``(N, n_in, T)`` binary (a transposed view of a time-major array is used
     without a copy). Spikes sent at step t through synapses of delay d are summed per (t, d),
     the sum is shifted by ``weight_exp`` (floor for negative exponents, as lava-nc shifts each
     step's accumulated sum), and the result arrives at ``t + 1 + d``. Sums wrap at 32 bits as
-    the int32 buffer and port of lava's synapse do.
+    the int32 buffer and port of lava's synapse do. The result is float64 holding integers
+    (exact below 2**53), the form the neuron kernel consumes.
 
     When every synapse value ``effective_weight * 2**weight_exp`` is an integer (always so for
     weights read from netx files) the floor is exact and the map is linear; then ``method``
     ``auto`` uses the frequency-domain path for layers with several delay values and the
-    per-delay path otherwise. ``per_delay`` and ``fft`` force a path (tests compare them).
+    per-delay path otherwise. ``per_delay`` and ``dft`` force a path (tests compare them).
     """
     x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
     linear = synapse.values_are_integers
     delays = synapse.delay
     several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
-    use_fft = method == "fft" or (method == "auto" and several and x_tm.shape[0] > 1)
-    out = _input_fft(synapse, x_tm) if linear and use_fft else None
+    use_dft = method == "dft" or (method == "auto" and several and x_tm.shape[0] > 1)
+    out = _input_dft(synapse, x_tm) if linear and use_dft else None
     if out is None:
         out = _input_per_delay(synapse, x_tm, linear)
-    return wrap_int32(out) if out.size and np.abs(out).max() >= (1 << 31) else out
+    if out.size and max(out.max(), -out.min()) >= 1 << 31:
+        out = wrap_int32(out.astype(np.int64)).astype(np.float64)
+    return out
 
 
 def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, float]:
@@ -180,7 +180,11 @@ def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, 
     |u| <= A * 4096 / d, and never more than the sum of the inputs; likewise for v with u and
     the bias as its input. Used to skip the wrap and saturation passes when they cannot fire.
     """
-    per_step = np.abs(activation).max(axis=(1, 2)) if activation.size else np.zeros(1)
+    if activation.size:
+        flat = activation.reshape(activation.shape[0], -1)
+        per_step = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+    else:
+        per_step = np.zeros(1)
     bound_u = float(per_step.sum())
     if neurons.i_decay.min() > 0:
         bound_u = min(bound_u, float(per_step.max()) * DECAY_UNITY / neurons.i_decay.min())
@@ -194,6 +198,8 @@ def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, 
 def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
+    ``a_in`` holds integers (int64, or float64 as :func:`synaptic_input` returns them).
+
     The order inside a step is lava-nc's PyLifModelBitAcc.run_spk: decay u, add ``a_in << 6``,
     wrap u to 24 bits; decay v, add u and the bias, saturate v; spike where v exceeds
     ``vth_mant << 6``; reset v of the neurons that spiked to 0.
@@ -205,7 +211,11 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     against the integer rules of ``fixed_point`` step by step.
     """
     t_steps, n, c = a_in.shape
-    activation = scale_activation(a_in).astype(np.float64)
+    a_in = np.asarray(a_in, dtype=np.float64)
+    if a_in.size and max(a_in.max(), -a_in.min()) >= 1 << (31 - ACT_SHIFT):
+        activation = scale_activation(a_in.astype(np.int64)).astype(np.float64)
+    else:  # a_in << 6 cannot wrap: one exact multiplication
+        activation = a_in * float(1 << ACT_SHIFT)
     u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
     v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)

@@ -200,7 +200,7 @@ def _reference_synaptic_input(syn: DenseSynapse, spikes: np.ndarray) -> np.ndarr
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from(["auto", "per_delay", "fft"]))
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["auto", "per_delay", "dft"]))
 def test_synaptic_input_equals_per_synapse_loops(seed, method):
     rng = np.random.default_rng(seed)
     n_in, n_out = int(rng.integers(1, 7)), int(rng.integers(1, 7))
