@@ -84,6 +84,7 @@ def random_spec(
     delay_layout: str | None = None,
     max_delay: int | None = None,
     regime: str | None = None,
+    calibrate: np.ndarray | None = None,
 ) -> NetSpec:
     """Draw a random network. ``regime`` picks the dynamics stressed:
 
@@ -91,6 +92,10 @@ def random_spec(
     around 2**23), ``saturate`` (no voltage decay, thresholds near the 17-bit top, so v
     saturates), ``bias`` (large positive/negative biases), ``huge`` (fan-in > 1024 at full
     weight and biases beyond 16 bits: the int32 and int16 wrap-arounds inside lava).
+
+    With ``calibrate`` (input spikes ``(N, C, T)``), the thresholds of ``normal``, ``bias``
+    and ``wrap`` layers are set by bisection on the simulator so that each layer fires at a
+    random rate in 2..30% on that input: a sweep of silent layers would test nothing.
     """
     regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
     if regime == "huge":  # fan-in above 1024 at full weight: inputs beyond 2**18 per step
@@ -112,14 +117,15 @@ def random_spec(
         scale = max(1, int(np.abs(w).sum(axis=1).mean()))
         vth = int(np.clip(rng.integers(max(1, scale // 8), 4 * scale + 2), 1, (1 << 17) - 1))
         bias = None
-        if regime == "wrap":
+        if regime == "wrap":  # strong one-signed drive, no current decay: u crosses 2**23
             i_decay = int(rng.choice([0, 1]))
-            w = np.minimum(np.abs(w), 255) if rng.random() < 0.5 else w
+            w = rng.integers(128, 256, size=shape) * (1 if rng.random() < 0.7 else -1)
+        elif regime == "saturate":  # u and v integrate without decay; spikes only when v pins
+            i_decay = int(rng.choice([0, 1]))
+            v_decay = int(rng.choice([0, 1]))
+            w = np.minimum(np.abs(w), 255) if rng.random() < 0.6 else w
             if not np.any(w):
                 w.flat[0] = 2
-            vth = int(rng.integers((1 << 17) - 64, 1 << 17))
-        elif regime == "saturate":
-            v_decay = int(rng.choice([0, 1]))
             vth = int(rng.integers((1 << 17) - 1024, 1 << 17))
         elif regime == "huge":
             w = np.full(shape, 255, dtype=np.int64) if width > 1000 else w
@@ -138,8 +144,56 @@ def random_spec(
                 bias=bias,
             )
         )
+        if calibrate is not None and regime in ("normal", "bias", "wrap"):
+            _calibrate_last_layer(spec, calibrate, float(rng.uniform(0.02, 0.3)))
         width = n
     return spec
+
+
+def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
+    """Smallest vThMant whose firing rate on ``a_in`` is at most ``target`` (simulator)."""
+    from ranvier.hw_models.simulator import run_cuba
+
+    lo, hi = 1, (1 << 17) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if run_cuba(make_neurons(mid), a_in).mean() > target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _calibrate_last_layer(spec: NetSpec, x: np.ndarray, target: float) -> None:
+    """Set the last layer's threshold so it fires at about ``target`` on input ``x``."""
+    import tempfile
+
+    from ranvier.hw_models import simulate
+    from ranvier.hw_models.network import CubaNeurons
+    from ranvier.hw_models.simulator import synaptic_input
+
+    from .netx_hdf5 import read_netx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "prefix.net")
+        write_spec(spec, path)
+        network = read_netx(path)
+    block = network.blocks[-1]
+    current = x if len(network.blocks) == 1 else simulate(network, x).layers[-2].spikes
+    a_in = synaptic_input(block.synapse, (np.asarray(current) != 0).astype(np.uint8))
+    neu = block.neurons
+
+    def make(vth: int) -> CubaNeurons:
+        return CubaNeurons.create(
+            neu.n,
+            vth_mant=vth,
+            i_decay=neu.i_decay,
+            v_decay=neu.v_decay,
+            bias_mant=neu.bias_mant,
+            bias_exp=neu.bias_exp,
+        )
+
+    spec.layers[-1].vth_mant = _bisect_vth(make, a_in, target)
 
 
 def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
@@ -213,17 +267,37 @@ def shd_like_spec(
             DenseSynapse(weight=mant, weight_exp=exp, num_weight_bits=bits, delay=delay), current
         )
         i_decay, v_decay = 1024, 256
-        lo, hi = 1, (1 << 17) - 1
-        while lo < hi:  # smallest threshold whose rate is <= target
-            mid = (lo + hi) // 2
-            neurons = CubaNeurons.create(n_out, vth_mant=mid, i_decay=i_decay, v_decay=v_decay)
-            if run_cuba(neurons, a_in).mean() > target_rate:
-                lo = mid + 1
-            else:
-                hi = mid
+
+        def make(vth: int, n_out: int = n_out, i_d: int = i_decay, v_d: int = v_decay):
+            return CubaNeurons.create(n_out, vth_mant=vth, i_decay=i_d, v_decay=v_d)
+
+        lo = _bisect_vth(make, a_in, target_rate)
         neurons = CubaNeurons.create(n_out, vth_mant=lo, i_decay=i_decay, v_decay=v_decay)
         current = np.ascontiguousarray(run_cuba(neurons, a_in).transpose(1, 2, 0))
         spec.layers.append(
             LayerSpec(weight=w, i_decay=i_decay, v_decay=v_decay, vth_mant=lo, delay=delay)
         )
+    return spec, x
+
+
+def random_case(
+    rng: np.random.Generator, regime: str, delay_layout: str | None = None
+) -> tuple[NetSpec, np.ndarray]:
+    """A network and its input for one case of the equivalence sweep.
+
+    The input size, length and density suit the regime so that its effect really happens
+    within the run: ``wrap`` and ``saturate`` get wide, dense, longer inputs (u or v reaches
+    2**23 within a few dozen steps), ``huge`` a fan-in above 1024. Thresholds of the other
+    regimes are calibrated on the same input (see :func:`random_spec`).
+    """
+    if regime == "huge":
+        n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
+    elif regime in ("wrap", "saturate"):
+        n_in, t_steps = int(rng.integers(64, 200)), int(rng.integers(40, 81))
+        density = float(rng.choice([0.5, 0.8]))
+    else:
+        n_in, t_steps = int(rng.integers(1, 33)), int(rng.integers(8, 49))
+        density = float(rng.choice([0.05, 0.2, 0.5]))
+    x = random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
+    spec = random_spec(rng, n_in=n_in, regime=regime, delay_layout=delay_layout, calibrate=x)
     return spec, x

@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ranvier.convert import read_netx
-from ranvier.convert.random_netx import random_spec, random_spikes, shd_like_spec, write_spec
+from ranvier.convert.random_netx import random_case, random_spikes, shd_like_spec, write_spec
 from ranvier.deploy import lava_backend
+from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models import simulate
+from ranvier.hw_models.simulator import synaptic_input
 
 pytestmark = pytest.mark.equivalence
 
@@ -38,32 +40,71 @@ def _compare(net_path: Path, spikes: np.ndarray) -> dict:
     ours = simulate(network, spikes)
     theirs = lava_backend.run_lava(net_path, spikes)
     assert len(theirs) == len(ours.layers)
-    layers, mismatches, spikes_total, details = 0, 0, 0, []
+    layers, active, mismatches, spikes_total, details = 0, 0, 0, 0, []
     for i, (mine, ref) in enumerate(zip(ours.layers, theirs, strict=True)):
         assert mine.spikes.shape == ref.shape, (i, mine.spikes.shape, ref.shape)
         diff = int(np.count_nonzero(mine.spikes != ref))
         layers += 1
+        active += int(ref.any())
         mismatches += diff
         spikes_total += int(ref.sum())
         if diff:
             where = np.argwhere(mine.spikes != ref)[:5].tolist()
             details.append(f"layer {i}: {diff} bins differ, first at {where}")
-    return {"layers": layers, "mismatches": mismatches, "spikes": spikes_total, "details": details}
+    return {
+        "layers": layers,
+        "active_layers": active,
+        "mismatches": mismatches,
+        "spikes": spikes_total,
+        "details": details,
+    }
+
+
+def _overflow_events(network, x: np.ndarray) -> tuple[int, int]:
+    """How often u wrapped and v saturated in this case (integer rules of fixed_point).
+
+    Evidence that the sweep exercises the edge arithmetic; the spikes compared come from
+    lava and the simulator, not from this loop.
+    """
+    wraps = sats = 0
+    current = (np.asarray(x) != 0).astype(np.uint8)
+    for block in network.blocks:
+        neu = block.neurons
+        a_in = synaptic_input(block.synapse, current).astype(np.int64)
+        u = np.zeros(a_in.shape[1:], dtype=np.int64)
+        v = np.zeros_like(u)
+        bias = fp.scale_bias(neu.bias_mant, neu.bias_exp)
+        vth = fp.scale_threshold(neu.vth_mant)
+        out = np.zeros(a_in.shape, dtype=np.uint8)
+        for t in range(a_in.shape[0]):
+            pre = fp.wrap_int32(fp.decay(u, neu.i_decay) + fp.scale_activation(a_in[t]))
+            wraps += int(np.count_nonzero((pre > 2**23) | (pre <= -(2**23))))
+            u, v, s = fp.cuba_step(
+                u, v, a_in[t], i_decay=neu.i_decay, v_decay=neu.v_decay, bias=bias, vth=vth
+            )
+            sats += int(np.count_nonzero(np.abs(v) == 2**23 - 1))
+            out[t] = s
+        current = out.transpose(1, 2, 0)
+    return wraps, sats
 
 
 def _record(name: str, stats: dict) -> None:
-    agg = SUMMARY.setdefault(name, {"cases": 0, "layers": 0, "spikes": 0, "mismatches": 0})
+    keys = ("layers", "active_layers", "spikes", "mismatches")
+    extra = ("cases_with_wrap", "cases_with_saturation")
+    agg = SUMMARY.setdefault(name, {"cases": 0, **dict.fromkeys(keys + extra, 0)})
     agg["cases"] += 1
-    for key in ("layers", "spikes", "mismatches"):
-        agg[key] += stats[key]
+    for key in keys + extra:
+        agg[key] += stats.get(key, 0)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _summary():
     yield
     lines = [
-        f"equivalence[{k}]: {v['cases']} cases, {v['layers']} layers, {v['spikes']} lava spikes, "
-        f"{v['mismatches']} mismatching spike bins"
+        f"equivalence[{k}]: {v['cases']} cases, {v['layers']} layers "
+        f"({v['active_layers']} spiking), {v['spikes']} lava spikes, "
+        f"{v['mismatches']} mismatching spike bins; cases where u wrapped: "
+        f"{v['cases_with_wrap']}, where v saturated: {v['cases_with_saturation']}"
         for k, v in SUMMARY.items()
     ]
     print("\n" + "\n".join(lines))
@@ -81,29 +122,38 @@ def test_random_cuba_networks_match_lava(tmp_path, block):
     large biases) and weight styles; each runs 1-3 samples of 8-48 steps.
     """
     failures = []
+    active = total = 0
     per_block = -(-N_CASES // 10)
     for k in range(block * per_block, min(N_CASES, (block + 1) * per_block)):
         rng = np.random.default_rng(10_000 + k)
-        spec = random_spec(
-            rng,
-            regime=REGIMES[k % len(REGIMES)],
-            delay_layout="none" if k % 5 == 0 else None,
+        spec, x = random_case(
+            rng, REGIMES[k % len(REGIMES)], delay_layout="none" if k % 5 == 0 else None
         )
         path = tmp_path / f"case{k}.net"
         write_spec(spec, path)
-        t_steps = int(rng.integers(8, 49))
-        x = random_spikes(
-            rng,
-            spec.n_in,
-            t_steps,
-            float(rng.choice([0.05, 0.2, 0.5])),
-            samples=int(rng.integers(1, 4)),
-        )
         stats = _compare(path, x)
+        wraps, sats = _overflow_events(read_netx(path), x)
+        stats["cases_with_wrap"] = int(wraps > 0)
+        stats["cases_with_saturation"] = int(sats > 0)
         _record("random", stats)
+        active += stats["active_layers"]
+        total += stats["layers"]
         if stats["mismatches"]:
             failures.append(f"case {k} ({path.name}): " + "; ".join(stats["details"]))
     assert not failures, "\n".join(failures)
+    # A block of silent networks would prove nothing (the whole sweep is checked below).
+    assert active >= 0.25 * total, f"only {active} of {total} layers spiked"
+
+
+def test_random_sweep_exercised_the_edges():
+    """Runs after the sweep: most layers spiked, and currents wrapped and voltages saturated
+    in a fair share of the cases (counted with the integer rules in _overflow_events)."""
+    agg = SUMMARY.get("random")
+    if not agg or agg["cases"] < N_CASES:
+        pytest.skip("the random sweep did not run in full in this session")
+    assert agg["active_layers"] >= 0.6 * agg["layers"], agg
+    assert agg["cases_with_wrap"] >= 0.1 * agg["cases"], agg
+    assert agg["cases_with_saturation"] >= 0.1 * agg["cases"], agg
 
 
 def test_shd_size_network_matches_lava(tmp_path):
