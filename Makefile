@@ -37,7 +37,7 @@ lint: install
 
 # Fast suite, then the lava equivalence suite whenever .venv-lava exists.
 test: install lint
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --ignore=tests/equivalence $(PYTEST_ARGS)
 	@if [ -f $(LAVA)/.installed ]; then \
 		$(MAKE) --no-print-directory equivalence; \
 	else \
@@ -45,7 +45,7 @@ test: install lint
 	fi
 
 fast: install
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --ignore=tests/equivalence $(PYTEST_ARGS)
 
 equivalence: reference
 	$(LAVA)/bin/python -m pytest -q -m equivalence tests/equivalence -p no:cacheprovider $(PYTEST_ARGS)

@@ -26,6 +26,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -359,28 +360,70 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
             tmp_path.unlink()
 
 
-def write_netx(network: Network, path: str | os.PathLike, *, input_layer: bool = True) -> None:
-    """Write ``network`` as netx HDF5, atomically (a temporary file renamed into place).
+@dataclass
+class LayerSpec:
+    """The raw netx fields of one dense layer, as they are written to the file."""
 
-    The layout is SLAYER's export_hdf5: an optional ``input`` layer with the channel count, then
-    one ``dense`` layer per block with shape, in/outFeatures, weight, bias, per-synapse delay and
-    the CUBA neuron's device parameters. Per-neuron parameters that are all equal are written as
-    scalars, as SLAYER writes them.
+    weight: np.ndarray
+    i_decay: int | np.ndarray
+    v_decay: int | np.ndarray
+    vth_mant: int | np.ndarray
+    delay: np.ndarray | int | None = None
+    bias: np.ndarray | None = None
+    ref_delay: int = 1
+    name: str = ""
+
+
+@dataclass
+class NetSpec:
+    """A whole netx file: the input channel count and the dense layers."""
+
+    n_in: int
+    layers: list[LayerSpec] = field(default_factory=list)
+    input_layer: bool = True
+    ts: float = 1.0
+    t_sample: float = 0.0
+
+
+def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
+    """Write a :class:`NetSpec` as netx HDF5, atomically; the one writer of the layout.
+
+    The layout is SLAYER's export_hdf5: ``simulation/{Ts, tSample}``, an optional ``input``
+    layer with the channel count, then one ``dense`` layer per entry with shape,
+    in/outFeatures, weight, bias, delay and the CUBA neuron's device parameters.
     """
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            sim = f.create_group("simulation")
-            sim.create_dataset("Ts", data=float(network.meta.get("Ts", 1.0)))
-            sim.create_dataset("tSample", data=float(network.meta.get("tSample", 0)))
-            layers = f.create_group("layer")
-            offset = 0
-            if input_layer:
-                g = layers.create_group("0")
-                g.create_dataset("type", (1,), "S10", [b"input"])
-                g.create_dataset("shape", data=np.array([network.n_in]))
-                offset = 1
-            for i, block in enumerate(network.blocks):
-                _write_dense(layers.create_group(str(i + offset)), block)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        sim = f.create_group("simulation")
+        sim.create_dataset("Ts", data=float(spec.ts))
+        sim.create_dataset("tSample", data=float(spec.t_sample))
+        layers = f.create_group("layer")
+        offset = 0
+        if spec.input_layer:
+            g = layers.create_group("0")
+            g.create_dataset("type", (1,), "S10", [b"input"])
+            g.create_dataset("shape", data=np.array([spec.n_in]))
+            offset = 1
+        for i, layer in enumerate(spec.layers):
+            _write_dense(layers.create_group(str(i + offset)), layer)
+
+
+def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
+    g.create_dataset("type", (1,), "S10", [b"dense"])
+    g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
+    g.create_dataset("inFeatures", data=layer.weight.shape[1])
+    g.create_dataset("outFeatures", data=layer.weight.shape[0])
+    g.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.float32))
+    if layer.bias is not None:
+        g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
+    if layer.delay is not None:
+        g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
+    n = g.create_group("neuron")
+    n.create_dataset("type", (1,), "S10", [b"CUBA"])
+    n.create_dataset("iDecay", data=layer.i_decay)
+    n.create_dataset("vDecay", data=layer.v_decay)
+    n.create_dataset("vThMant", data=layer.vth_mant)
+    n.create_dataset("refDelay", data=layer.ref_delay)
+    n.create_dataset("gradedSpike", data=False)
 
 
 def _compact(values: np.ndarray) -> np.ndarray | int:
@@ -388,23 +431,38 @@ def _compact(values: np.ndarray) -> np.ndarray | int:
     return int(values[0]) if values.size and np.all(values == values[0]) else values
 
 
-def _write_dense(g: h5py.Group, block: DenseBlock) -> None:
-    syn, neu = block.synapse, block.neurons
-    if np.any(neu.bias_exp != NETX_BIAS_EXP):
-        raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
-    g.create_dataset("type", (1,), "S10", [b"dense"])
-    g.create_dataset("shape", data=np.array([neu.n]))
-    g.create_dataset("inFeatures", data=syn.n_in)
-    g.create_dataset("outFeatures", data=syn.n_out)
-    g.create_dataset("weight", data=file_weights(syn, block.name).astype(np.float32))
-    if np.any(neu.bias_mant != 0):
-        g.create_dataset("bias", data=neu.bias_mant.astype(np.float32))
-    if syn.delay is not None:
-        g.create_dataset("delay", data=syn.delay.astype(np.float32))
-    n = g.create_group("neuron")
-    n.create_dataset("type", (1,), "S10", [neu.kind.encode("ascii")])
-    n.create_dataset("iDecay", data=_compact(neu.i_decay))
-    n.create_dataset("vDecay", data=_compact(neu.v_decay))
-    n.create_dataset("vThMant", data=_compact(neu.vth_mant))
-    n.create_dataset("refDelay", data=neu.ref_delay)
-    n.create_dataset("gradedSpike", data=False)
+def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
+    """The netx fields of an IR network; raises ValueError for what netx cannot express."""
+    spec = NetSpec(
+        n_in=network.n_in,
+        input_layer=input_layer,
+        ts=float(network.meta.get("Ts", 1.0)),
+        t_sample=float(network.meta.get("tSample", 0)),
+    )
+    for block in network.blocks:
+        syn, neu = block.synapse, block.neurons
+        if np.any(neu.bias_exp != NETX_BIAS_EXP):
+            raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
+        spec.layers.append(
+            LayerSpec(
+                weight=file_weights(syn, block.name),
+                i_decay=_compact(neu.i_decay),
+                v_decay=_compact(neu.v_decay),
+                vth_mant=_compact(neu.vth_mant),
+                delay=syn.delay,
+                bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
+                ref_delay=neu.ref_delay,
+                name=block.name,
+            )
+        )
+    return spec
+
+
+def write_netx(network: Network, path: str | os.PathLike, *, input_layer: bool = True) -> None:
+    """Write ``network`` as netx HDF5, atomically (a temporary file renamed into place).
+
+    Weights are written in netx's scale (see :func:`file_weights`), per-neuron parameters
+    that all neurons share as scalars, as SLAYER writes them. Everything netx cannot express
+    is refused with a ValueError before the file is opened.
+    """
+    write_spec(network_spec(network, input_layer=input_layer), path)

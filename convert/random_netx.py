@@ -10,37 +10,24 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
 
-import h5py
 import numpy as np
 from ranvier.hw_models.fixed_point import MAX_DELAY
 
-from .netx_hdf5 import atomic_path
+from .netx_hdf5 import LayerSpec, NetSpec, write_spec
+
+__all__ = [
+    "LayerSpec",
+    "NetSpec",
+    "random_case",
+    "random_spec",
+    "random_spikes",
+    "shd_like_spec",
+    "write_spec",
+]
 
 WEIGHT_STYLES = ("slayer", "small", "excitatory", "inhibitory", "sparse", "odd")
 DELAY_LAYOUTS = ("none", "scalar", "per_output", "per_input", "per_synapse")
-
-
-@dataclass
-class LayerSpec:
-    """The raw netx fields of one dense layer."""
-
-    weight: np.ndarray
-    i_decay: int
-    v_decay: int
-    vth_mant: int
-    delay: np.ndarray | int | None = None
-    bias: np.ndarray | None = None
-
-
-@dataclass
-class NetSpec:
-    """A whole netx file: input channel count and dense layers."""
-
-    n_in: int
-    layers: list[LayerSpec] = field(default_factory=list)
-    input_layer: bool = True
 
 
 def _weights(rng: np.random.Generator, shape: tuple[int, int], style: str) -> np.ndarray:
@@ -194,39 +181,6 @@ def _calibrate_last_layer(spec: NetSpec, x: np.ndarray, target: float) -> None:
         )
 
     spec.layers[-1].vth_mant = _bisect_vth(make, a_in, target)
-
-
-def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
-    """Write a :class:`NetSpec` as a netx HDF5 file (SLAYER's field names and dtypes)."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        sim = f.create_group("simulation")
-        sim.create_dataset("Ts", data=1.0)
-        sim.create_dataset("tSample", data=0.0)
-        layers = f.create_group("layer")
-        offset = 0
-        if spec.input_layer:
-            g = layers.create_group("0")
-            g.create_dataset("type", (1,), "S10", [b"input"])
-            g.create_dataset("shape", data=np.array([spec.n_in]))
-            offset = 1
-        for i, layer in enumerate(spec.layers):
-            g = layers.create_group(str(i + offset))
-            g.create_dataset("type", (1,), "S10", [b"dense"])
-            g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
-            g.create_dataset("inFeatures", data=layer.weight.shape[1])
-            g.create_dataset("outFeatures", data=layer.weight.shape[0])
-            g.create_dataset("weight", data=layer.weight.astype(np.float32))
-            if layer.bias is not None:
-                g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
-            if layer.delay is not None:
-                g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
-            nrn = g.create_group("neuron")
-            nrn.create_dataset("type", (1,), "S10", [b"CUBA"])
-            nrn.create_dataset("iDecay", data=layer.i_decay)
-            nrn.create_dataset("vDecay", data=layer.v_decay)
-            nrn.create_dataset("vThMant", data=layer.vth_mant)
-            nrn.create_dataset("refDelay", data=1)
-            nrn.create_dataset("gradedSpike", data=False)
 
 
 def random_spikes(

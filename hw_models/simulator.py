@@ -204,9 +204,10 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     wrap u to 24 bits; decay v, add u and the bias, saturate v; spike where v exceeds
     ``vth_mant << 6``; reset v of the neurons that spiked to 0.
 
-    The arithmetic runs on float64 holding integers, which is exact here: states stay below
-    2**25, products with a decay factor below 2**37, and ``x * (k / 4096)`` with integer k is
-    the exact value ``x * k / 4096`` (a power-of-two division), so ``trunc`` gives the same
+    The arithmetic runs on float64 holding integers, which is exact here: states stay within
+    int32 as in lava, sums below 2**33, products with a decay factor below 2**44, and
+    ``x * (k / 4096)`` with integer k is the exact value ``x * k / 4096`` (a power-of-two
+    division), so ``trunc`` gives the same
     rounding toward zero as :func:`fixed_point.decay`. tests/hw_models checks this kernel
     against the integer rules of ``fixed_point`` step by step.
     """
