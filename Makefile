@@ -55,7 +55,7 @@ bench: install reference
 
 # Until training lands, the main job runs the shipped example network.
 demo: install
-	$(VENV)/bin/ranvier inspect examples/shd_like.net || true
+	$(VENV)/bin/ranvier inspect examples/shd_like.net
 	$(VENV)/bin/ranvier run examples/shd_like.net --input examples/shd_like_input.npy --save-spikes /tmp/ranvier_demo_spikes.npz
 
 # Regenerate the shipped example with the tests' generator.

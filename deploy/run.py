@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,15 @@ def run_network(
     *,
     backend: str = "ranvier",
     net_path: str | os.PathLike | None = None,
+    on_layer: Callable[[int, int], None] | None = None,
 ) -> SimResult:
-    """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``."""
+    """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``.
+
+    ``on_layer(done, total)`` reports progress (after each layer on the simulator; once at
+    the end on lava, which runs all layers together).
+    """
     if backend == "ranvier":
-        return simulate(network, spikes)
+        return simulate(network, spikes, on_layer=on_layer)
     if backend != "lava":
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     from . import lava_backend
@@ -54,6 +60,8 @@ def run_network(
         out = np.ascontiguousarray(out, dtype=np.uint8)
         layers.append(layer_result(block, current, out, single))
         current = out
+    if on_layer is not None:
+        on_layer(len(layers), len(layers))
     return SimResult(layers=layers, samples=batch.shape[0], timesteps=batch.shape[2])
 
 

@@ -12,6 +12,7 @@ sent at step t reaches the next layer at step ``t + 1 + delay``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,11 +255,14 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     return spikes.view(np.uint8)
 
 
-def simulate(network: Network, spikes: np.ndarray) -> SimResult:
+def simulate(
+    network: Network, spikes: np.ndarray, on_layer: Callable[[int, int], None] | None = None
+) -> SimResult:
     """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
 
     The returned spikes keep the input's rank: ``(N, C_l, T)`` for a batch, ``(C_l, T)`` for a
-    single sample. Counters are per sample either way.
+    single sample. Counters are per sample either way. ``on_layer(done, total)`` is called
+    after each layer (for progress bars).
     """
     x = np.asarray(spikes)
     single = x.ndim == 2
@@ -277,6 +281,8 @@ def simulate(network: Network, spikes: np.ndarray) -> SimResult:
         out = run_cuba(block.neurons, a_in).transpose(1, 2, 0)
         layers.append(layer_result(block, current, out, single))
         current = out
+        if on_layer is not None:
+            on_layer(len(layers), len(network.blocks))
     return SimResult(layers=layers, samples=n, timesteps=t_steps)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -105,7 +106,10 @@ def run(
     spikes = _guard(
         debug, load_spikes, input, network.n_in, events=events or None, timesteps=timesteps
     )
-    result = _guard(debug, run_network, network, spikes, backend=backend, net_path=net)
+    with _layer_progress(len(network.blocks), enabled=not as_json) as on_layer:
+        result = _guard(
+            debug, run_network, network, spikes, backend=backend, net_path=net, on_layer=on_layer
+        )
     info = summary(network, result)
     info.update({"network": str(net), "input": str(input), "backend": backend})
     if save_spikes is not None:
@@ -115,6 +119,26 @@ def run(
         print(json.dumps(info, indent=2))
         return
     _print_run_table(info)
+
+
+@contextmanager
+def _layer_progress(total: int, enabled: bool):
+    """A transient progress bar over layers on an interactive stderr; a no-op otherwise."""
+    if not (enabled and err.is_terminal):
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} layers"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("run", total=total)
+        yield lambda done, _total: progress.update(task, completed=done)
 
 
 def _print_run_table(info: dict) -> None:
