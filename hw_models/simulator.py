@@ -1,8 +1,9 @@
 """Batched, integer-exact Loihi 2 simulator for :class:`~ranvier.hw_models.network.Network`.
 
 Written for throughput: a layer's synaptic input is computed for every sample and every time
-step at once (one matrix product per distinct delay value), then its neurons advance through
-time on whole ``(samples, neurons)`` arrays. Layers run one after the other, which is exact
+step at once (BLAS matrix products: in the frequency domain when the layer has several delay
+values, else one product per delay value), then its neurons advance through time on whole
+``(samples, neurons)`` arrays. Layers run one after the other, which is exact
 because a feed-forward layer depends only on the spikes of the layer before.
 
 The arithmetic is that of lava-nc 0.10.0's bit-accurate process models (see
