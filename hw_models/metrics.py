@@ -1,0 +1,99 @@
+"""NeuroBench-style metrics from the simulator's counters and the IR.
+
+Definitions follow NeuroBench 2.3.0 (``neurobench.metrics``; Yik et al., "The NeuroBench
+framework for benchmarking neuromorphic computing algorithms and systems", Nature
+Communications 16, 1545, 2025). docs/energy.md, "Metrics", gives each formula and where ranvier
+departs from the torch implementation (it counts on the Loihi 2 IR, not on a torch model):
+
+- ``synaptic_operations``: ``Effective_ACs`` = synaptic events per sample (a binary spike
+  meeting a non-zero weight is one accumulate; NeuroBench counts a binary input times a
+  non-zero weight), ``Effective_MACs`` = 0 (no layer receives non-binary input), ``Dense`` =
+  ``sum(n_in * n_out) * timesteps`` per sample (every weight with every input, every step).
+- ``activation_sparsity``: ``1 - spikes / (neurons * timesteps * samples)`` over all layers.
+- ``membrane_updates``: neuron updates per sample (Loihi updates every neuron every step).
+- ``connection_sparsity``: zero effective weights / all weight entries, over all layers.
+- ``footprint_bytes``: weights, delays and neuron parameters at their Loihi 2 widths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .network import DenseBlock, Network
+from .resources import DELAY_BITS, NEURON_PARAM_BITS, WEIGHT_BITS
+from .simulator import SimResult
+
+
+def layer_footprint_bits(block: DenseBlock) -> int:
+    """Bits of one layer as stored: every weight entry (zeros included, as NeuroBench counts
+    parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the CUBA
+    parameters of each neuron (see ``resources.NEURON_PARAM_BITS``)."""
+    entries = block.synapse.n_out * block.synapse.n_in
+    delay_bits = DELAY_BITS * entries if block.synapse.delay is not None else 0
+    return WEIGHT_BITS * entries + delay_bits + NEURON_PARAM_BITS * block.neurons.n
+
+
+def footprint_bytes(network: Network) -> int:
+    """Bytes of weights, delays and neuron parameters (each layer rounded up to whole bytes)."""
+    return sum(-(-layer_footprint_bits(b) // 8) for b in network.blocks)
+
+
+def connection_sparsity(network: Network) -> float:
+    """Fraction of weight entries whose effective weight is zero (0.0 = fully connected)."""
+    total = sum(b.synapse.effective_weight.size for b in network.blocks)
+    nonzero = sum(int(np.count_nonzero(b.synapse.effective_weight)) for b in network.blocks)
+    return (total - nonzero) / total if total else 0.0
+
+
+def activation_sparsity(network: Network, result: SimResult) -> float:
+    """``1 - spikes / (neurons * timesteps * samples)``, summed over all spiking layers."""
+    spikes = sum(int(np.sum(layer.spike_counts)) for layer in result.layers)
+    slots = sum(b.neurons.n for b in network.blocks) * result.timesteps * result.samples
+    return 1.0 - spikes / slots if slots else 0.0
+
+
+def synaptic_operations(network: Network, result: SimResult) -> dict[str, float]:
+    """NeuroBench's three synaptic-operation counts, per sample."""
+    n = result.samples
+    events = sum(int(np.sum(layer.synaptic_events)) for layer in result.layers)
+    dense = sum(b.synapse.n_in * b.synapse.n_out for b in network.blocks) * result.timesteps
+    return {
+        "Effective_MACs": 0.0,
+        "Effective_ACs": events / n if n else 0.0,
+        "Dense": float(dense),
+    }
+
+
+def membrane_updates(result: SimResult) -> float:
+    """Neuron (membrane) updates per sample."""
+    total = sum(int(np.sum(layer.neuron_updates)) for layer in result.layers)
+    return total / result.samples if result.samples else 0.0
+
+
+def compute_metrics(network: Network, result: SimResult) -> dict:
+    """All metrics, network-wide and per layer (per-layer values use the same formulas)."""
+    n, t = result.samples, result.timesteps
+    layers = []
+    for block, layer in zip(network.blocks, result.layers, strict=True):
+        w = block.synapse.effective_weight
+        spikes = int(np.sum(layer.spike_counts))
+        slots = block.neurons.n * t * n
+        layers.append(
+            {
+                "name": layer.name,
+                "effective_acs": int(np.sum(layer.synaptic_events)) / n if n else 0.0,
+                "dense_ops": float(w.size * t),
+                "activation_sparsity": 1.0 - spikes / slots if slots else 0.0,
+                "membrane_updates": int(np.sum(layer.neuron_updates)) / n if n else 0.0,
+                "connection_sparsity": float(1.0 - np.count_nonzero(w) / w.size) if w.size else 0.0,
+                "footprint_bytes": -(-layer_footprint_bits(block) // 8),
+            }
+        )
+    return {
+        "synaptic_operations": synaptic_operations(network, result),
+        "activation_sparsity": activation_sparsity(network, result),
+        "membrane_updates": membrane_updates(result),
+        "connection_sparsity": connection_sparsity(network),
+        "footprint_bytes": footprint_bytes(network),
+        "layers": layers,
+    }
