@@ -179,10 +179,12 @@ def inspect(
     """
     from ranvier.convert import read_netx
     from ranvier.hw_models.limits import loihi2_violations, parameter_ranges
+    from ranvier.hw_models.resources import estimate_resources
 
     network = _guard(debug, read_netx, net)
     rows = parameter_ranges(network)
     violations = loihi2_violations(network)
+    resources = estimate_resources(network).as_dict()
     if as_json:
         print(
             json.dumps(
@@ -190,6 +192,7 @@ def inspect(
                     "network": str(net),
                     "inputs": network.n_in,
                     "layers": rows,
+                    "resources": resources,
                     "violations": violations,
                 },
                 indent=2,
@@ -221,6 +224,15 @@ def inspect(
                 rng(r["bias_mant"]),
             )
         out.print(table)
+        per_layer = ", ".join(
+            f"{r['name']} {r['cores']} ({r['limited_by']})" for r in resources["layers"]
+        )
+        out.print(
+            f"Loihi 2 estimate: {resources['cores']} cores on {resources['chips']} chip(s); "
+            f"cores per layer: {per_layer} (assumptions: docs/energy.md)",
+            markup=False,
+            highlight=False,
+        )
         if violations:
             err.print("[bold yellow]Loihi 2 limits violated:[/]")
             for line in violations:

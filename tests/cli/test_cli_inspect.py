@@ -66,3 +66,16 @@ def test_inspect_small_net_is_clean(small_net):
     result = runner.invoke(app, ["inspect", str(small_net), "--json"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["violations"] == []
+
+
+def test_inspect_reports_the_loihi2_resource_estimate(example_net):
+    """The resource estimate of hw_models.resources, in the table and the JSON."""
+    from ranvier.convert import read_netx
+    from ranvier.hw_models.resources import estimate_resources
+
+    expected = estimate_resources(read_netx(example_net)).as_dict()
+    info = json.loads(runner.invoke(app, ["inspect", str(example_net), "--json"]).stdout)
+    assert info["resources"] == expected
+    assert info["resources"]["cores"] == sum(r["cores"] for r in expected["layers"]) >= 3
+    text = runner.invoke(app, ["inspect", str(example_net)]).stdout
+    assert f"Loihi 2 estimate: {expected['cores']} cores" in text
