@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -43,10 +44,12 @@ def _guard(debug: bool, fn, *args, **kwargs):
     """Run ``fn``; turn known bad-input errors into exit 2, anything else into exit 1."""
     from ranvier.convert import NetFileError
     from ranvier.deploy import BackendUnavailableError, InputError
+    from ranvier.deploy.report import ReportError
+    from ranvier.hw_models.energy import ProfileError
 
     try:
         return fn(*args, **kwargs)
-    except (NetFileError, InputError) as exc:
+    except (NetFileError, InputError, ProfileError, ReportError) as exc:
         if debug:
             raise
         _die(str(exc), 2)
@@ -88,13 +91,23 @@ def run(
     timesteps: Annotated[
         int | None, typer.Option("--timesteps", "-T", min=1, help="Run only the first T steps.")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write report.json, neurons.csv and plots (energy, rates) here."
+        ),
+    ] = None,
+    profile: Annotated[
+        str,
+        typer.Option("--profile", help="Energy cost profile: loihi2, loihi1 or a TOML file."),
+    ] = "loihi2",
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run a netx file on the Loihi 2 bit-accurate simulator and print per-layer activity.
 
     Example: ranvier run examples/shd_like.net --input examples/shd_like_input.npy
-    --save-spikes spikes.npz
+    --save-spikes spikes.npz --report report/
     """
     from ranvier.convert import read_netx
     from ranvier.deploy import BACKENDS, load_spikes, run_network, summary
@@ -102,6 +115,11 @@ def run(
 
     if backend not in BACKENDS:
         _die(f"--backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})", 2)
+    cost_profile = None
+    if report is not None:
+        from ranvier.hw_models.energy import load_profile
+
+        cost_profile = _guard(debug, load_profile, profile)
     network = _guard(debug, read_netx, net)
     spikes = _guard(
         debug, load_spikes, input, network.n_in, events=events or None, timesteps=timesteps
@@ -115,6 +133,19 @@ def run(
     if save_spikes is not None:
         _guard(debug, write_spikes, save_spikes, result)
         info["spikes_file"] = str(save_spikes)
+    if report is not None:
+        from ranvier.deploy.report import build_report, write_report
+
+        rep = build_report(
+            network, result, cost_profile, network_path=str(net), input_path=str(input)
+        )
+        raster = [np.asarray(layer.spikes) for layer in result.layers]
+        raster = [a[0] if a.ndim == 3 else a for a in raster]
+        _guard(debug, write_report, report, rep, raster)
+        info["report_dir"] = str(report)
+        info["energy_j"] = rep["totals"]["energy_j"]
+        for layer, rl in zip(info["layers"], rep["layers"], strict=True):
+            layer["energy_j"] = rl["energy_j"]
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -163,6 +194,13 @@ def _print_run_table(info: dict) -> None:
     out.print(table)
     if "spikes_file" in info:
         out.print(f"spikes written to {info['spikes_file']}", markup=False, highlight=False)
+    if "report_dir" in info:
+        out.print(
+            f"energy {info['energy_j'] * 1e6:.3f} µJ for {info['samples']} sample(s); "
+            f"report written to {info['report_dir']}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()
@@ -241,6 +279,77 @@ def inspect(
             out.print("fits Loihi 2's register widths and delay range")
     if violations:
         raise typer.Exit(1)
+
+
+@app.command("report")
+def report_cmd(
+    directory: Annotated[Path, typer.Argument(help="A report directory (ranvier run --report).")],
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="A second report to show side by side.")
+    ] = None,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="Do not re-draw the plots.")] = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a report's summary again and re-draw its plots; --compare shows two side by side.
+
+    Example: ranvier report report/ --compare report_no_delays/
+    """
+    from ranvier.deploy.report import ReportError, draw_plots, load_report, summary_rows
+
+    def load(d: Path) -> dict:
+        try:
+            return load_report(d)
+        except ReportError as exc:
+            if debug:
+                raise
+            _die(str(exc), 2)
+
+    first = load(directory)
+    second = load(compare) if compare is not None else None
+    if not no_plots:
+        _guard(debug, draw_plots, directory, first)
+    if as_json:
+        print(json.dumps({"report": first, "compare": second}, indent=1))
+        return
+    reports = [(directory, first)] + ([(compare, second)] if second is not None else [])
+    table = Table(title="ranvier report", title_justify="left")
+    table.add_column("layer")
+    for d, _ in reports:
+        for col in ("spikes", "rate Hz", "syn. events", "energy µJ"):
+            table.add_column(escape(f"{col}\n{d.name}"), justify="right")
+    rows = [summary_rows(r) for _, r in reports]
+    names = [row[0] for row in rows[0]]
+    for i, name in enumerate(names):
+        cells = [name]
+        for rep_rows in rows:
+            if i < len(rep_rows):
+                _, _, spikes, rate, events, energy = rep_rows[i]
+                cells += [f"{spikes:,}", f"{rate:.1f}", f"{events:,}", f"{energy * 1e6:.3f}"]
+            else:
+                cells += ["", "", "", ""]
+        table.add_row(*cells)
+    total = ["total"]
+    for _, r in reports:
+        t = r["totals"]
+        total += [
+            "{:,}".format(t["spikes"]),
+            "",
+            "{:,}".format(t["synaptic_events"]),
+            f"{t['energy_j'] * 1e6:.3f}",
+        ]
+    table.add_row(*total)
+    out.print(table)
+    for d, r in reports:
+        t = r["totals"]
+        lat = "n/a" if t.get("latency_s") is None else f"{t['latency_s'] * 1e3:.3f} ms"
+        out.print(
+            f"{d}: profile {r['profile']['name']}, {r['samples']} sample(s) x "
+            f"{r['timesteps']} steps, {t['energy_per_sample_j'] * 1e6:.3f} µJ/sample, "
+            f"latency {lat}/sample, {t['cores']} cores",
+            markup=False,
+            highlight=False,
+        )
 
 
 def main() -> None:
