@@ -56,7 +56,7 @@ bench: install reference
 # Until training lands, the main job runs the shipped example network.
 demo: install
 	$(VENV)/bin/ranvier inspect examples/shd_like.net
-	$(VENV)/bin/ranvier run examples/shd_like.net --input examples/shd_like_input.npy --save-spikes /tmp/ranvier_demo_spikes.npz
+	$(VENV)/bin/ranvier run examples/shd_like.net --input examples/shd_like_input.npy --save-spikes reports/demo/spikes.npz --report reports/demo
 
 # Regenerate the shipped example with the tests' generator.
 example: install
