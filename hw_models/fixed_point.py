@@ -125,6 +125,14 @@ def scale_threshold(vth_mant: np.ndarray) -> np.ndarray:
     return np.asarray(vth_mant, dtype=np.int64) << VTH_SHIFT
 
 
+def scale_threshold_int32(vth_mant: np.ndarray) -> np.ndarray:
+    """``np.int32(vth_mant << 6)``: the threshold as ATRLIF holds its theta (int32, wraps).
+
+    PyATRLIFModelFixed.scale_threshold casts the scaled theta_0 and theta_step to int32.
+    """
+    return wrap_int32(scale_threshold(vth_mant))
+
+
 def shift_activation(a_accum: np.ndarray, weight_exp: int) -> np.ndarray:
     """Apply the weight exponent to an accumulated dendritic sum.
 

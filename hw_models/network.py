@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fixed_point import (
+    DECAY_UNITY,
     MAX_DELAY,
     NETX_BIAS_EXP,
     SignMode,
@@ -67,7 +68,15 @@ class CubaNeurons:
         bias_exp: np.ndarray | int = NETX_BIAS_EXP,
         ref_delay: int = 1,
     ) -> CubaNeurons:
-        """Build a group, broadcasting scalar parameters to one value per neuron."""
+        """Build a group, broadcasting scalar parameters to one value per neuron.
+
+        Decays are effective constants out of 4096 and must lie in 0..4096 (the simulator's
+        bounds and lava's arithmetic assume a factor in [0, 1]).
+        """
+        for name, value in (("i_decay", i_decay), ("v_decay", v_decay)):
+            arr = np.asarray(value)
+            if arr.size and (arr.min() < 0 or arr.max() > DECAY_UNITY):
+                raise ValueError(f"{name} must be within 0..{DECAY_UNITY}")
         return cls(
             n=n,
             vth_mant=_per_neuron(vth_mant, n, "vth_mant"),

@@ -1,0 +1,302 @@
+"""ALIF neurons (adaptive threshold + refractory state) as lava-nc 0.10.0's ATRLIF runs them.
+
+The reference is ``PyATRLIFModelFixed`` (lava/proc/atrlif/models.py), the fixed-point process
+model of lava-nc's ``ATRLIF`` process, which implements the dynamics of SLAYER's
+``slayer.neuron.alif`` (lava-dl 0.6.0). docs/neurons_research.md lists every rule with its
+source line and the mapping between SLAYER's device parameters and ATRLIF's constructor.
+
+Per time step, on int32 states (every ``wrap32`` is numpy's int32 arithmetic inside lava)::
+
+    i     = wrap24(wrap32(decay(i, i_decay) + wrap32(a_in << 6)))
+    v     = sat24(wrap32(decay(v, v_decay) + i + (bias_mant << bias_exp)))
+    theta = wrap32(wrap32(decay(wrap32(theta - theta0), theta_decay)) + theta0)
+    r     = wrap32(decay(r, ref_decay))
+    s     = wrap32(v - r) >= theta
+    r     = wrap32(r + wrap32(2 * theta))    where s
+    theta = wrap32(theta + vth_step << 6)    where s
+
+with ``theta0 = vth_mant << 6`` (also theta's initial value) and i, v, r starting at 0. There
+is no voltage reset: the refractory state r (2 * theta per spike, decaying with
+``ref_decay``) is subtracted from v in the spike test instead.
+
+The neuron's input ``a_in`` at step t is what its synapse delivers on that step, exactly the
+array :func:`~ranvier.hw_models.simulator.synaptic_input` returns (measured: an ATRLIF fed
+directly by a RingBuffer responds in the same column, through a Dense synapse one column
+later, as the CUBA pipeline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed_point import (
+    ACT_SHIFT,
+    DECAY_UNITY,
+    NETX_BIAS_EXP,
+    STATE_HALF_RANGE,
+    decay,
+    saturate_voltage,
+    scale_activation,
+    scale_bias,
+    scale_threshold_int32,
+    wrap_current,
+    wrap_int32,
+)
+from .network import _per_neuron
+
+INT32_LIMIT = float(1 << 31)
+
+
+@dataclass
+class AlifNeurons:
+    """Adaptive-threshold LIF neurons in Loihi fixed point (lava-nc PyATRLIFModelFixed).
+
+    Parameters are per neuron, int64, named after SLAYER's ALIF device parameters:
+
+    - ``i_decay`` (``iDecay``): effective 12-bit current decay (out of 4096). ATRLIF adds 1 to
+      ``delta_i * 4096`` (``ds_offset``), so lava gets ``delta_i = (iDecay - 1) / 4096``.
+    - ``v_decay`` (``vDecay``), ``theta_decay`` (``thDecay``), ``ref_decay`` (``refDecay``):
+      effective decays, lava gets ``delta_v/theta/r = decay / 4096`` (no offset).
+    - ``vth_mant`` (``vThMant``): baseline threshold; lava's ``theta_0``, scaled ``<< 6``.
+    - ``vth_step`` (``vThStep``): threshold increment per spike; ``theta_step``, ``<< 6``.
+    - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
+    - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
+    """
+
+    n: int
+    i_decay: np.ndarray
+    v_decay: np.ndarray
+    theta_decay: np.ndarray
+    ref_decay: np.ndarray
+    vth_mant: np.ndarray
+    vth_step: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    ref_delay: int = 1
+
+    kind = "ALIF"
+
+    @classmethod
+    def create(
+        cls,
+        n: int,
+        vth_mant: np.ndarray | int,
+        vth_step: np.ndarray | int,
+        i_decay: np.ndarray | int,
+        v_decay: np.ndarray | int,
+        theta_decay: np.ndarray | int,
+        ref_decay: np.ndarray | int,
+        bias_mant: np.ndarray | int = 0,
+        bias_exp: np.ndarray | int = NETX_BIAS_EXP,
+        ref_delay: int = 1,
+    ) -> AlifNeurons:
+        """Build a group, broadcasting scalar parameters to one value per neuron."""
+        return cls(
+            n=n,
+            i_decay=_per_neuron(i_decay, n, "i_decay"),
+            v_decay=_per_neuron(v_decay, n, "v_decay"),
+            theta_decay=_per_neuron(theta_decay, n, "theta_decay"),
+            ref_decay=_per_neuron(ref_decay, n, "ref_decay"),
+            vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
+            vth_step=_per_neuron(vth_step, n, "vth_step"),
+            bias_mant=_per_neuron(bias_mant, n, "bias_mant"),
+            bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
+            ref_delay=int(ref_delay),
+        )
+
+    def atrlif_kwargs(self) -> dict:
+        """Constructor arguments of lava-nc's ``ATRLIF`` that run this group bit-exactly.
+
+        ATRLIF takes one value of each decay, ``theta_0`` and ``theta_step`` per process
+        (``Var(shape=(1,))``), so the group must be homogeneous in those; bias is per neuron.
+        Decays go in as *floats* ``k / 4096`` (exact in binary): the model multiplies them by
+        4096 again, and a Python int there would switch its current decay product to int32.
+        """
+        shared = {}
+        for name in ("i_decay", "v_decay", "theta_decay", "ref_decay", "vth_mant", "vth_step"):
+            values = np.unique(getattr(self, name))
+            if values.size > 1:
+                raise ValueError(f"ATRLIF needs one {name} per process, group has {values.size}")
+            shared[name] = int(values[0]) if values.size else 0
+        return {
+            "delta_i": (shared["i_decay"] - 1) / DECAY_UNITY,
+            "delta_v": shared["v_decay"] / DECAY_UNITY,
+            "delta_theta": shared["theta_decay"] / DECAY_UNITY,
+            "delta_r": shared["ref_decay"] / DECAY_UNITY,
+            "theta_0": shared["vth_mant"],
+            "theta_step": shared["vth_step"],
+            "bias_mant": self.bias_mant.copy(),
+            "bias_exp": self.bias_exp.copy(),
+        }
+
+
+@dataclass
+class AlifState:
+    """Integer state of ALIF neurons (int64 arrays holding lava's int32 values)."""
+
+    i: np.ndarray
+    v: np.ndarray
+    theta: np.ndarray
+    r: np.ndarray
+
+
+def alif_init(neurons: AlifNeurons, shape: tuple[int, ...]) -> AlifState:
+    """Initial state for ``shape`` (last axis = neurons): i = v = r = 0, theta = theta_0.
+
+    ATRLIF's ``scale_threshold`` overwrites theta with ``np.full(shape, theta_0)`` on the
+    first step, so the process's own ``theta`` argument is ignored.
+    """
+    zeros = np.zeros(shape, dtype=np.int64)
+    theta = np.broadcast_to(scale_threshold_int32(neurons.vth_mant), shape).astype(np.int64)
+    return AlifState(i=zeros.copy(), v=zeros.copy(), theta=theta, r=zeros.copy())
+
+
+def alif_step(
+    state: AlifState, a_in: np.ndarray, params: AlifNeurons
+) -> tuple[AlifState, np.ndarray]:
+    """One ALIF step in plain integers, in PyATRLIFModelFixed.run_spk's order.
+
+    ``a_in`` is the int32 synaptic input of this step (any shape whose last axis is the
+    neurons). Returns the new state and the boolean spikes. This is the definition that
+    :func:`run_alif` is tested against.
+    """
+    a = wrap_int32(a_in)  # the port is int32 (the sender's dtype)
+    i = wrap_current(wrap_int32(decay(state.i, params.i_decay) + scale_activation(a)))
+    bias = scale_bias(params.bias_mant, params.bias_exp)
+    v = saturate_voltage(wrap_int32(decay(state.v, params.v_decay) + i + bias))
+    theta0 = scale_threshold_int32(params.vth_mant)
+    diff = decay(wrap_int32(state.theta - theta0), params.theta_decay)
+    theta = wrap_int32(wrap_int32(diff) + theta0)
+    r = wrap_int32(decay(state.r, params.ref_decay))
+    spikes = wrap_int32(v - r) >= theta
+    step = scale_threshold_int32(params.vth_step)
+    r = np.where(spikes, wrap_int32(r + wrap_int32(2 * theta)), r)
+    theta = np.where(spikes, wrap_int32(theta + step), theta)
+    return AlifState(i=i, v=v, theta=theta, r=r), spikes
+
+
+def _factor(d: np.ndarray) -> np.ndarray:
+    """Decay factor ``(4096 - d) / 4096`` (exact in float64)."""
+    return (DECAY_UNITY - np.asarray(d, dtype=np.float64)) / DECAY_UNITY
+
+
+def _growth(d: np.ndarray) -> float:
+    """Bound on ``sum_k |f|^k`` for the decay factor f of ``d``: inf unless |f| < 1."""
+    f = np.abs(_factor(d))
+    return float(np.inf) if f.size == 0 or f.max() >= 1 else float(1 / (1 - f.max()))
+
+
+def _bounds(neurons: AlifNeurons, activation: np.ndarray) -> tuple[float, float, float]:
+    """Upper bounds on |i|, |v| and on |theta|, |r| over a run, from the input alone.
+
+    Used to skip wrap and saturation passes that cannot trigger. A factor of magnitude above
+    1 (decays < 0 or > 8192) gives an infinite bound, i.e. every pass runs.
+    """
+    t_steps = activation.shape[0]
+    if activation.size:
+        flat = activation.reshape(t_steps, -1)
+        per_step = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+    else:
+        per_step = np.zeros(1)
+    inf = float(np.inf)
+
+    def leaky(drive_max: float, drive_sum: float, d: np.ndarray) -> float:
+        f = np.abs(_factor(d))
+        if f.size and f.max() > 1:
+            return inf
+        return min(drive_sum, drive_max * _growth(d))
+
+    bound_i = leaky(float(per_step.max()), float(per_step.sum()), neurons.i_decay)
+    drive = bound_i + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
+    bound_v = leaky(drive, drive * t_steps, neurons.v_decay)
+    tr_factors = np.abs(_factor(np.concatenate([neurons.theta_decay, neurons.ref_decay])))
+    if tr_factors.size and tr_factors.max() > 1:
+        return bound_i, bound_v, inf
+    theta_max = float(
+        np.abs(scale_threshold_int32(neurons.vth_mant)).max()
+        + t_steps * np.abs(scale_threshold_int32(neurons.vth_step)).max()
+    )
+    return bound_i, bound_v, theta_max * (2 * t_steps + 1)
+
+
+def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
+    """Advance ALIF neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
+
+    ``a_in`` holds integers (int64, or float64 as ``synaptic_input`` returns them), the input
+    each neuron receives at each step. Same order and arithmetic as :func:`alif_step`, on
+    float64 arrays holding integers, as ``run_cuba`` does: states stay within int32, products
+    with a decay factor below 2**44, and ``trunc(x * (k / 4096))`` is lava's rounding toward
+    zero. The int32 wrap, 24-bit fold and saturation passes run only where a bound computed
+    from the input says they can trigger. Returns uint8.
+    """
+    t_steps, n, c = a_in.shape
+    if a_in.size == 0:
+        return np.zeros(a_in.shape, dtype=np.uint8)
+    a_in = np.asarray(a_in, dtype=np.float64)
+    if a_in.size and max(a_in.max(), -a_in.min()) >= 1 << (31 - ACT_SHIFT):
+        activation = scale_activation(wrap_int32(a_in.astype(np.int64))).astype(np.float64)
+    else:  # a_in << 6 cannot wrap: one exact multiplication
+        activation = a_in * float(1 << ACT_SHIFT)
+    i_fac = _factor(neurons.i_decay)
+    v_fac = _factor(neurons.v_decay)
+    th_fac = _factor(neurons.theta_decay)
+    r_fac = _factor(neurons.ref_decay)
+    bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
+    theta0 = scale_threshold_int32(neurons.vth_mant).astype(np.float64)
+    step = scale_threshold_int32(neurons.vth_step).astype(np.float64)
+    bound_i, bound_v, bound_tr = _bounds(neurons, activation)
+    need_i32 = bound_i >= INT32_LIMIT
+    need_wrap = bound_i >= STATE_HALF_RANGE
+    v_gain = max(1.0, float(np.abs(v_fac).max()))  # |decay(v)| <= 2**23 * v_gain
+    need_v32 = min(bound_i, INT32_LIMIT) + STATE_HALF_RANGE * v_gain + float(
+        np.abs(bias).max()
+    ) >= (INT32_LIMIT)
+    need_clip = bound_v >= STATE_HALF_RANGE - 1
+    # theta, r, v - r, 2 * theta: all below 2**31 unless thresholds/steps are huge
+    need_tr32 = bound_tr + STATE_HALF_RANGE >= INT32_LIMIT / 2
+    i = np.zeros((n, c))
+    v = np.zeros((n, c))
+    r = np.zeros((n, c))
+    theta = np.broadcast_to(theta0, (n, c)).copy()
+    spikes = np.empty((t_steps, n, c), dtype=np.bool_)
+    for t in range(t_steps):
+        np.multiply(i, i_fac, out=i)
+        np.trunc(i, out=i)
+        i += activation[t]
+        if need_i32:
+            i[:] = wrap_int32(i)
+        if need_wrap:
+            i[:] = wrap_current(i)
+        np.multiply(v, v_fac, out=v)
+        np.trunc(v, out=v)
+        v += i
+        v += bias
+        if need_v32:
+            v[:] = wrap_int32(v)
+        if need_clip:
+            v[:] = saturate_voltage(v)
+        theta -= theta0
+        if need_tr32:
+            theta[:] = wrap_int32(theta)
+        np.multiply(theta, th_fac, out=theta)
+        np.trunc(theta, out=theta)
+        theta += theta0
+        np.multiply(r, r_fac, out=r)
+        np.trunc(r, out=r)
+        if need_tr32:
+            theta[:] = wrap_int32(theta)
+            r[:] = wrap_int32(r)
+            gap = wrap_int32(v - r)
+        else:
+            gap = v - r
+        fired = spikes[t]
+        np.greater_equal(gap, theta, out=fired)
+        if fired.any():
+            r += np.where(fired, 2 * theta if not need_tr32 else wrap_int32(2 * theta), 0.0)
+            theta += np.where(fired, step, 0.0)
+            if need_tr32:
+                r[:] = wrap_int32(r)
+                theta[:] = wrap_int32(theta)
+    return spikes.view(np.uint8)
