@@ -27,12 +27,11 @@ later, as the CUBA pipeline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .fixed_point import (
-    ACT_SHIFT,
     DECAY_UNITY,
     NETX_BIAS_EXP,
     STATE_HALF_RANGE,
@@ -44,9 +43,8 @@ from .fixed_point import (
     wrap_current,
     wrap_int32,
 )
+from .kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
 from .network import _per_neuron
-
-INT32_LIMIT = float(1 << 31)
 
 
 @dataclass
@@ -234,11 +232,7 @@ def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
     t_steps, n, c = a_in.shape
     if a_in.size == 0:
         return np.zeros(a_in.shape, dtype=np.uint8)
-    a_in = np.asarray(a_in, dtype=np.float64)
-    if a_in.size and max(a_in.max(), -a_in.min()) >= 1 << (31 - ACT_SHIFT):
-        activation = scale_activation(wrap_int32(a_in.astype(np.int64))).astype(np.float64)
-    else:  # a_in << 6 cannot wrap: one exact multiplication
-        activation = a_in * float(1 << ACT_SHIFT)
+    activation = scaled_activation(a_in)
     i_fac = _factor(neurons.i_decay)
     v_fac = _factor(neurons.v_decay)
     th_fac = _factor(neurons.theta_decay)
@@ -247,13 +241,9 @@ def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
     theta0 = scale_threshold_int32(neurons.vth_mant).astype(np.float64)
     step = scale_threshold_int32(neurons.vth_step).astype(np.float64)
     bound_i, bound_v, bound_tr = _bounds(neurons, activation)
-    need_i32 = bound_i >= INT32_LIMIT
-    need_wrap = bound_i >= STATE_HALF_RANGE
-    v_gain = max(1.0, float(np.abs(v_fac).max()))  # |decay(v)| <= 2**23 * v_gain
-    need_v32 = min(bound_i, INT32_LIMIT) + STATE_HALF_RANGE * v_gain + float(
-        np.abs(bias).max()
-    ) >= (INT32_LIMIT)
-    need_clip = bound_v >= STATE_HALF_RANGE - 1
+    passes = OverflowPasses.from_bounds(bound_i, bound_v, float(np.abs(bias).max()))
+    if float(np.abs(v_fac).max()) > 1.0:  # |decay(v)| may exceed 2**23: keep the int32 pass
+        passes = replace(passes, voltage_int32=True)
     # theta, r, v - r, 2 * theta: all below 2**31 unless thresholds/steps are huge
     need_tr32 = bound_tr + STATE_HALF_RANGE >= INT32_LIMIT / 2
     i = np.zeros((n, c))
@@ -262,21 +252,7 @@ def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
     theta = np.broadcast_to(theta0, (n, c)).copy()
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
-        np.multiply(i, i_fac, out=i)
-        np.trunc(i, out=i)
-        i += activation[t]
-        if need_i32:
-            i[:] = wrap_int32(i)
-        if need_wrap:
-            i[:] = wrap_current(i)
-        np.multiply(v, v_fac, out=v)
-        np.trunc(v, out=v)
-        v += i
-        v += bias
-        if need_v32:
-            v[:] = wrap_int32(v)
-        if need_clip:
-            v[:] = saturate_voltage(v)
+        current_voltage_step(i, v, activation[t], i_fac, v_fac, bias, passes)
         theta -= theta0
         if need_tr32:
             theta[:] = wrap_int32(theta)

@@ -19,19 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixed_point import (
-    ACT_SHIFT,
     DECAY_UNITY,
-    STATE_HALF_RANGE,
-    scale_activation,
     scale_bias,
     scale_threshold,
     shift_activation,
-    wrap_current,
     wrap_int32,
 )
+from .kernels import OverflowPasses, current_voltage_step, scaled_activation
 from .network import CubaNeurons, DenseBlock, DenseSynapse, Network
 
-INT32_LIMIT = float(1 << 31)
 # float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
 _FLOAT32_EXACT = 1 << 24
 
@@ -214,42 +210,18 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     against the integer rules of ``fixed_point`` step by step.
     """
     t_steps, n, c = a_in.shape
-    a_in = np.asarray(a_in, dtype=np.float64)
-    if a_in.size and max(a_in.max(), -a_in.min()) >= 1 << (31 - ACT_SHIFT):
-        activation = scale_activation(a_in.astype(np.int64)).astype(np.float64)
-    else:  # a_in << 6 cannot wrap: one exact multiplication
-        activation = a_in * float(1 << ACT_SHIFT)
+    activation = scaled_activation(a_in)
     u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
     v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     vth = scale_threshold(neurons.vth_mant).astype(np.float64)
     bound_u, bound_v = _state_bounds(neurons, activation)
-    need_wrap = bound_u >= STATE_HALF_RANGE
-    need_clip = bound_v >= STATE_HALF_RANGE - 1
-    # int32 overflow of the u and v sums (lava's arrays are int32): only for huge inputs.
-    need_u32 = bound_u >= INT32_LIMIT
-    need_v32 = min(bound_u, INT32_LIMIT) + STATE_HALF_RANGE + float(np.abs(bias).max()) >= (
-        INT32_LIMIT
-    )
+    passes = OverflowPasses.from_bounds(bound_u, bound_v, float(np.abs(bias).max()))
     u = np.zeros((n, c))
     v = np.zeros((n, c))
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
-        np.multiply(u, u_factor, out=u)
-        np.trunc(u, out=u)
-        u += activation[t]
-        if need_u32:
-            u[:] = wrap_int32(u)
-        if need_wrap:
-            u[:] = wrap_current(u)
-        np.multiply(v, v_factor, out=v)
-        np.trunc(v, out=v)
-        v += u
-        v += bias
-        if need_v32:
-            v[:] = wrap_int32(v)
-        if need_clip:
-            np.clip(v, -STATE_HALF_RANGE + 1, STATE_HALF_RANGE - 1, out=v)
+        current_voltage_step(u, v, activation[t], u_factor, v_factor, bias, passes)
         fired = spikes[t]
         np.greater(v, vth, out=fired)
         v[fired] = 0.0

@@ -1,0 +1,88 @@
+"""Vectorised pieces shared by the neuron kernels (CUBA in simulator.py, ALIF in alif.py).
+
+They run lava's integer arithmetic on float64 arrays holding integers, which is exact in the
+ranges involved (docs/fixed_point.md); each is tested, through the kernels that use it,
+against the integer rules of ``fixed_point`` step by step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed_point import (
+    ACT_SHIFT,
+    STATE_HALF_RANGE,
+    saturate_voltage,
+    scale_activation,
+    wrap_current,
+    wrap_int32,
+)
+
+INT32_LIMIT = float(1 << 31)
+
+
+def scaled_activation(a_in: np.ndarray) -> np.ndarray:
+    """``a_in << 6`` as float64, with lava's int32 wraps (of the port and of the shift).
+
+    One exact multiplication when no wrap can happen (the usual case).
+    """
+    a_in = np.asarray(a_in, dtype=np.float64)
+    if a_in.size and max(a_in.max(), -a_in.min()) >= 1 << (31 - ACT_SHIFT):
+        return scale_activation(a_in.astype(np.int64)).astype(np.float64)
+    return a_in * float(1 << ACT_SHIFT)
+
+
+@dataclass(frozen=True)
+class OverflowPasses:
+    """Which wrap/saturation passes a run needs, decided once from bounds on its input."""
+
+    current_int32: bool
+    current_wrap: bool
+    voltage_int32: bool
+    voltage_clip: bool
+
+    @classmethod
+    def from_bounds(
+        cls, bound_current: float, bound_voltage: float, max_abs_bias: float
+    ) -> OverflowPasses:
+        """``bound_current``/``bound_voltage``: upper bounds on |u| (before the fold), |v|."""
+        return cls(
+            current_int32=bound_current >= INT32_LIMIT,
+            current_wrap=bound_current >= STATE_HALF_RANGE,
+            voltage_int32=min(bound_current, INT32_LIMIT) + STATE_HALF_RANGE + max_abs_bias
+            >= INT32_LIMIT,
+            voltage_clip=bound_voltage >= STATE_HALF_RANGE - 1,
+        )
+
+
+def current_voltage_step(
+    u: np.ndarray,
+    v: np.ndarray,
+    activation_t: np.ndarray,
+    u_factor: np.ndarray,
+    v_factor: np.ndarray,
+    bias: np.ndarray,
+    passes: OverflowPasses,
+) -> None:
+    """One sub-threshold step in place, in lava's order (shared by LIF and ATRLIF):
+
+    ``u = wrap24(wrap32(decay(u) + act))``, ``v = sat24(wrap32(decay(v) + u + bias))``, where
+    ``decay(x) = trunc(x * factor)`` with ``factor = (4096 - d) / 4096``.
+    """
+    np.multiply(u, u_factor, out=u)
+    np.trunc(u, out=u)
+    u += activation_t
+    if passes.current_int32:
+        u[:] = wrap_int32(u)
+    if passes.current_wrap:
+        u[:] = wrap_current(u)
+    np.multiply(v, v_factor, out=v)
+    np.trunc(v, out=v)
+    v += u
+    v += bias
+    if passes.voltage_int32:
+        v[:] = wrap_int32(v)
+    if passes.voltage_clip:
+        v[:] = saturate_voltage(v)
