@@ -140,9 +140,9 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> DenseBl
         raise _fail(path, f"{where}/shape", "missing")
     n = int(np.prod(_read_scalar(layer, "shape", path, where)))
     if "weight" not in layer:
-        if "weight" not in layer and any(k.startswith("weight") for k in layer):
-            raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
         raise _fail(path, f"{where}/weight", "missing")
+    if isinstance(layer["weight"], h5py.Group):  # netx's weight/real + weight/imag
+        raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
     raw = _read_array(layer, "weight", path, where)
     if raw.size and np.abs(raw).max() >= 2**31:
         raise _fail(path, f"{where}/weight", f"value {np.abs(raw).max():.3g} is beyond 32 bits")

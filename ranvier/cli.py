@@ -295,18 +295,10 @@ def report_cmd(
 
     Example: ranvier report report/ --compare report_no_delays/
     """
-    from ranvier.deploy.report import ReportError, draw_plots, load_report, summary_rows
+    from ranvier.deploy.report import draw_plots, load_report, summary_rows
 
-    def load(d: Path) -> dict:
-        try:
-            return load_report(d)
-        except ReportError as exc:
-            if debug:
-                raise
-            _die(str(exc), 2)
-
-    first = load(directory)
-    second = load(compare) if compare is not None else None
+    first = _guard(debug, load_report, directory)
+    second = _guard(debug, load_report, compare) if compare is not None else None
     if not no_plots:
         _guard(debug, draw_plots, directory, first)
     if as_json:
