@@ -12,9 +12,16 @@ unchanged. Layout (one group per layer, numbered from 0)::
     layer/<i>/bias          (dense, optional) per-neuron bias mantissa (exponent 6)
     layer/<i>/delay         (dense, optional) integer delays 0..62: scalar, per output neuron,
                             per input neuron, or per synapse (outFeatures, inFeatures)
-    layer/<i>/neuron/type   b'CUBA' | b'LOIHI'
-    layer/<i>/neuron/{iDecay, vDecay, vThMant, refDelay, gradedSpike}
+    layer/<i>/neuron/type   b'CUBA' | b'LOIHI' | b'ALIF' | b'ADLIF'
+    layer/<i>/neuron/...    CUBA: iDecay, vDecay, vThMant, refDelay, gradedSpike
+                            ALIF (SLAYER): iDecay, vDecay, thDecay, refDecay, vThMant,
+                            vThStep, refDelay;  ADLIF (ranvier): uDecay, wDecay, aMant, bMant,
+                            vThMant. Each a scalar or one value per neuron.
     simulation/{Ts, tSample} (optional)
+    readout/mode            (optional) b'spike_count' | b'membrane_sum'
+
+netx itself (lava-dl 0.6.0) loads only the CUBA layers; ALIF and ADLIF files run on ranvier
+and, through deploy/lava_backend.py, on lava-nc's ATRLIF and ranvier's AdLIF+ process.
 
 Every problem is reported as one :class:`NetFileError` line naming the file, the layer and the
 field. See docs/file_format.md.
@@ -31,10 +38,23 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from ranvier.hw_models.fixed_point import MAX_DELAY, NETX_BIAS_EXP, netx_optimize_weight_bits
-from ranvier.hw_models.network import CubaNeurons, DenseBlock, DenseSynapse, Network
-
-SUPPORTED_NEURONS = ("CUBA", "LOIHI")
+from ranvier.hw_models.fixed_point import (
+    DECAY_UNITY,
+    MAX_DELAY,
+    NETX_BIAS_EXP,
+    NON_SPIKING_VTH_MANT,
+    VTH_MANT_MAX,
+    netx_optimize_weight_bits,
+)
+from ranvier.hw_models.network import (
+    AdlifNeurons,
+    AlifNeurons,
+    CubaNeurons,
+    DenseBlock,
+    DenseSynapse,
+    Network,
+    Neurons,
+)
 
 
 class NetFileError(ValueError):
@@ -84,33 +104,67 @@ def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndar
     return arr.astype(np.int64)
 
 
-def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> CubaNeurons:
+#: Per neuron type: (file field, IR name, lowest, highest) of every required parameter.
+NEURON_FIELDS: dict[str, tuple[tuple[str, str, int, int], ...]] = {
+    "CUBA": (
+        ("iDecay", "i_decay", 0, DECAY_UNITY),
+        ("vDecay", "v_decay", 0, DECAY_UNITY),
+        ("vThMant", "vth_mant", 0, (1 << 23) - 1),
+    ),
+    "ALIF": (
+        ("iDecay", "i_decay", 0, DECAY_UNITY),
+        ("vDecay", "v_decay", 0, DECAY_UNITY),
+        ("thDecay", "theta_decay", 0, DECAY_UNITY),
+        ("refDecay", "ref_decay", 0, DECAY_UNITY),
+        ("vThMant", "vth_mant", 0, NON_SPIKING_VTH_MANT),
+        ("vThStep", "vth_step", 0, VTH_MANT_MAX),
+    ),
+    "ADLIF": (
+        ("uDecay", "u_decay", 0, DECAY_UNITY),
+        ("wDecay", "w_decay", 0, DECAY_UNITY),
+        ("aMant", "a_mant", 0, DECAY_UNITY),
+        ("bMant", "b_mant", 0, VTH_MANT_MAX),
+        ("vThMant", "vth_mant", 0, NON_SPIKING_VTH_MANT),
+    ),
+}
+NEURON_FIELDS["LOIHI"] = NEURON_FIELDS["CUBA"]
+SUPPORTED_NEURONS = tuple(NEURON_FIELDS)
+NEURON_CLASSES = {"CUBA": CubaNeurons, "LOIHI": CubaNeurons, "ALIF": AlifNeurons}
+NEURON_CLASSES["ADLIF"] = AdlifNeurons
+READOUT_MODES = ("spike_count", "membrane_sum")
+
+
+def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> Neurons:
     if "neuron" not in layer:
         # netx's default neuron when a dense layer has none (hdf5.py create_dense).
-        return CubaNeurons.create(n, vth_mant=1 << 17, i_decay=0, v_decay=4096)
+        return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=4096)
     ng = layer["neuron"]
     wn = f"{where}/neuron"
     if "type" not in ng:
         raise _fail(path, f"{wn}/type", "missing")
     kind = _read_str(ng["type"])
-    if kind not in SUPPORTED_NEURONS:
-        raise _fail(path, f"{wn}/type", f"unknown neuron type {kind!r} (supported: CUBA, LOIHI)")
+    if kind not in NEURON_FIELDS:
+        raise _fail(
+            path,
+            f"{wn}/type",
+            f"unknown neuron type {kind!r} (supported: {', '.join(SUPPORTED_NEURONS)})",
+        )
     if "messageBits" in ng and np.any(_read_scalar(ng, "messageBits", path, wn) != 0):
         raise _fail(path, f"{wn}/messageBits", "graded spikes are not supported")
-    i_decay = _read_scalar(ng, "iDecay", path, wn)
-    v_decay = _read_scalar(ng, "vDecay", path, wn)
-    vth = _read_scalar(ng, "vThMant", path, wn)
-    for key, arr, lo, hi in (
-        ("iDecay", i_decay, 0, 4096),
-        ("vDecay", v_decay, 0, 4096),
-        ("vThMant", vth, 0, (1 << 23) - 1),
-    ):
-        if arr.size and (arr.min() < lo or arr.max() > hi):
+    params: dict[str, np.ndarray] = {}
+    for key, name, lo, hi in NEURON_FIELDS[kind]:
+        arr = _read_scalar(ng, key, path, wn)
+        if arr.size not in (1, n):
+            raise _fail(path, f"{wn}/{key}", f"{arr.size} values for {n} neurons")
+        if arr.min() < lo or arr.max() > hi:
             bad = arr.min() if arr.min() < lo else arr.max()
             raise _fail(path, f"{wn}/{key}", f"{bad} is outside {lo}..{hi}")
-    ref = int(_read_scalar(ng, "refDelay", path, wn).reshape(-1)[0]) if "refDelay" in ng else 1
+        params[name] = arr.reshape(-1)
+    if kind != "ADLIF":
+        ref = _read_scalar(ng, "refDelay", path, wn) if "refDelay" in ng else np.array([1])
+        params["ref_delay"] = int(ref.reshape(-1)[0])
     try:
-        return CubaNeurons.create(n, vth_mant=vth, i_decay=i_decay, v_decay=v_decay, ref_delay=ref)
+        return NEURON_CLASSES[kind].create(n, **params)
     except ValueError as exc:
         raise _fail(path, wn, str(exc)) from None
 
@@ -303,6 +357,16 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
                 meta[key] = float(value[0])
         if meta.get("Ts", 1.0) <= 0:
             raise _fail(path, "simulation/Ts", f"time step must be positive, found {meta['Ts']}")
+    if "readout" in f:
+        ro = f["readout"]
+        if not isinstance(ro, h5py.Group) or "mode" not in ro:
+            raise _fail(path, "readout/mode", "missing")
+        mode = _read_str(ro["mode"])
+        if mode not in READOUT_MODES:
+            raise _fail(
+                path, "readout/mode", f"unknown read-out {mode!r} ({', '.join(READOUT_MODES)})"
+            )
+        meta["readout"] = mode
     return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta)
 
 
@@ -362,16 +426,24 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
 
 @dataclass
 class LayerSpec:
-    """The raw netx fields of one dense layer, as they are written to the file."""
+    """The raw netx fields of one dense layer, as they are written to the file.
+
+    ``i_decay``, ``v_decay``, ``vth_mant`` are the CUBA fields (``iDecay``, ``vDecay``,
+    ``vThMant``; ALIF uses them too, ADLIF only ``vth_mant``); ``neuron_fields`` holds the
+    other fields of ``neuron_type`` by their file names (ALIF: ``thDecay``, ``refDecay``,
+    ``vThStep``; ADLIF: ``uDecay``, ``wDecay``, ``aMant``, ``bMant``).
+    """
 
     weight: np.ndarray
-    i_decay: int | np.ndarray
-    v_decay: int | np.ndarray
-    vth_mant: int | np.ndarray
+    i_decay: int | np.ndarray = 4096
+    v_decay: int | np.ndarray = 4096
+    vth_mant: int | np.ndarray = NON_SPIKING_VTH_MANT
     delay: np.ndarray | int | None = None
     bias: np.ndarray | None = None
     ref_delay: int = 1
     name: str = ""
+    neuron_type: str = "CUBA"
+    neuron_fields: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -383,6 +455,7 @@ class NetSpec:
     input_layer: bool = True
     ts: float = 1.0
     t_sample: float = 0.0
+    readout: str | None = None
 
 
 def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
@@ -405,6 +478,8 @@ def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
             offset = 1
         for i, layer in enumerate(spec.layers):
             _write_dense(layers.create_group(str(i + offset)), layer)
+        if spec.readout is not None:
+            f.create_group("readout").create_dataset("mode", (1,), "S16", [spec.readout.encode()])
 
 
 def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
@@ -418,11 +493,15 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
     if layer.delay is not None:
         g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
     n = g.create_group("neuron")
-    n.create_dataset("type", (1,), "S10", [b"CUBA"])
-    n.create_dataset("iDecay", data=layer.i_decay)
-    n.create_dataset("vDecay", data=layer.v_decay)
+    n.create_dataset("type", (1,), "S10", [layer.neuron_type.encode()])
+    if layer.neuron_type != "ADLIF":
+        n.create_dataset("iDecay", data=layer.i_decay)
+        n.create_dataset("vDecay", data=layer.v_decay)
     n.create_dataset("vThMant", data=layer.vth_mant)
-    n.create_dataset("refDelay", data=layer.ref_delay)
+    for key, value in layer.neuron_fields.items():
+        n.create_dataset(key, data=value)
+    if layer.neuron_type != "ADLIF":
+        n.create_dataset("refDelay", data=layer.ref_delay)
     n.create_dataset("gradedSpike", data=False)
 
 
@@ -438,21 +517,25 @@ def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
         input_layer=input_layer,
         ts=float(network.meta.get("Ts", 1.0)),
         t_sample=float(network.meta.get("tSample", 0)),
+        readout=network.meta.get("readout"),
     )
     for block in network.blocks:
         syn, neu = block.synapse, block.neurons
         if np.any(neu.bias_exp != NETX_BIAS_EXP):
             raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
+        fields = {key: _compact(getattr(neu, name)) for key, name, _, _ in NEURON_FIELDS[neu.kind]}
         spec.layers.append(
             LayerSpec(
                 weight=file_weights(syn, block.name),
-                i_decay=_compact(neu.i_decay),
-                v_decay=_compact(neu.v_decay),
-                vth_mant=_compact(neu.vth_mant),
+                i_decay=fields.pop("iDecay", 4096),
+                v_decay=fields.pop("vDecay", 4096),
+                vth_mant=fields.pop("vThMant"),
                 delay=syn.delay,
                 bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
-                ref_delay=neu.ref_delay,
+                ref_delay=getattr(neu, "ref_delay", 1),
                 name=block.name,
+                neuron_type=neu.kind,
+                neuron_fields=fields,
             )
         )
     return spec

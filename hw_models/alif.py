@@ -33,7 +33,6 @@ import numpy as np
 
 from .fixed_point import (
     DECAY_UNITY,
-    NETX_BIAS_EXP,
     STATE_HALF_RANGE,
     decay,
     saturate_voltage,
@@ -44,90 +43,7 @@ from .fixed_point import (
     wrap_int32,
 )
 from .kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
-from .network import _per_neuron
-
-
-@dataclass
-class AlifNeurons:
-    """Adaptive-threshold LIF neurons in Loihi fixed point (lava-nc PyATRLIFModelFixed).
-
-    Parameters are per neuron, int64, named after SLAYER's ALIF device parameters:
-
-    - ``i_decay`` (``iDecay``): effective 12-bit current decay (out of 4096). ATRLIF adds 1 to
-      ``delta_i * 4096`` (``ds_offset``), so lava gets ``delta_i = (iDecay - 1) / 4096``.
-    - ``v_decay`` (``vDecay``), ``theta_decay`` (``thDecay``), ``ref_decay`` (``refDecay``):
-      effective decays, lava gets ``delta_v/theta/r = decay / 4096`` (no offset).
-    - ``vth_mant`` (``vThMant``): baseline threshold; lava's ``theta_0``, scaled ``<< 6``.
-    - ``vth_step`` (``vThStep``): threshold increment per spike; ``theta_step``, ``<< 6``.
-    - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
-    - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
-    """
-
-    n: int
-    i_decay: np.ndarray
-    v_decay: np.ndarray
-    theta_decay: np.ndarray
-    ref_decay: np.ndarray
-    vth_mant: np.ndarray
-    vth_step: np.ndarray
-    bias_mant: np.ndarray
-    bias_exp: np.ndarray
-    ref_delay: int = 1
-
-    kind = "ALIF"
-
-    @classmethod
-    def create(
-        cls,
-        n: int,
-        vth_mant: np.ndarray | int,
-        vth_step: np.ndarray | int,
-        i_decay: np.ndarray | int,
-        v_decay: np.ndarray | int,
-        theta_decay: np.ndarray | int,
-        ref_decay: np.ndarray | int,
-        bias_mant: np.ndarray | int = 0,
-        bias_exp: np.ndarray | int = NETX_BIAS_EXP,
-        ref_delay: int = 1,
-    ) -> AlifNeurons:
-        """Build a group, broadcasting scalar parameters to one value per neuron."""
-        return cls(
-            n=n,
-            i_decay=_per_neuron(i_decay, n, "i_decay"),
-            v_decay=_per_neuron(v_decay, n, "v_decay"),
-            theta_decay=_per_neuron(theta_decay, n, "theta_decay"),
-            ref_decay=_per_neuron(ref_decay, n, "ref_decay"),
-            vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
-            vth_step=_per_neuron(vth_step, n, "vth_step"),
-            bias_mant=_per_neuron(bias_mant, n, "bias_mant"),
-            bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
-            ref_delay=int(ref_delay),
-        )
-
-    def atrlif_kwargs(self) -> dict:
-        """Constructor arguments of lava-nc's ``ATRLIF`` that run this group bit-exactly.
-
-        ATRLIF takes one value of each decay, ``theta_0`` and ``theta_step`` per process
-        (``Var(shape=(1,))``), so the group must be homogeneous in those; bias is per neuron.
-        Decays go in as *floats* ``k / 4096`` (exact in binary): the model multiplies them by
-        4096 again, and a Python int there would switch its current decay product to int32.
-        """
-        shared = {}
-        for name in ("i_decay", "v_decay", "theta_decay", "ref_decay", "vth_mant", "vth_step"):
-            values = np.unique(getattr(self, name))
-            if values.size > 1:
-                raise ValueError(f"ATRLIF needs one {name} per process, group has {values.size}")
-            shared[name] = int(values[0]) if values.size else 0
-        return {
-            "delta_i": (shared["i_decay"] - 1) / DECAY_UNITY,
-            "delta_v": shared["v_decay"] / DECAY_UNITY,
-            "delta_theta": shared["theta_decay"] / DECAY_UNITY,
-            "delta_r": shared["ref_decay"] / DECAY_UNITY,
-            "theta_0": shared["vth_mant"],
-            "theta_step": shared["vth_step"],
-            "bias_mant": self.bias_mant.copy(),
-            "bias_exp": self.bias_exp.copy(),
-        }
+from .network import AlifNeurons
 
 
 @dataclass
@@ -219,7 +135,9 @@ def _bounds(neurons: AlifNeurons, activation: np.ndarray) -> tuple[float, float,
     return bound_i, bound_v, theta_max * (2 * t_steps + 1)
 
 
-def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
+def run_alif(
+    neurons: AlifNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+) -> np.ndarray:
     """Advance ALIF neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
     ``a_in`` holds integers (int64, or float64 as ``synaptic_input`` returns them), the input
@@ -227,7 +145,8 @@ def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
     float64 arrays holding integers, as ``run_cuba`` does: states stay within int32, products
     with a decay factor below 2**44, and ``trunc(x * (k / 4096))`` is lava's rounding toward
     zero. The int32 wrap, 24-bit fold and saturation passes run only where a bound computed
-    from the input says they can trigger. Returns uint8.
+    from the input says they can trigger. Returns uint8. ``membrane_out`` (``(T, N, C)``,
+    optional) receives v at the end of each step.
     """
     t_steps, n, c = a_in.shape
     if a_in.size == 0:
@@ -275,4 +194,6 @@ def run_alif(neurons: AlifNeurons, a_in: np.ndarray) -> np.ndarray:
             if need_tr32:
                 r[:] = wrap_int32(r)
                 theta[:] = wrap_int32(theta)
+        if membrane_out is not None:
+            membrane_out[t] = v
     return spikes.view(np.uint8)

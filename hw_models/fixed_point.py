@@ -38,6 +38,10 @@ VTH_MANT_MAX = (1 << 17) - 1
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1
 #: du, dv registers: unsigned 12 bits.
 DECAY_REG_MAX = DECAY_UNITY - 1
+#: The smallest threshold mantissa that can never be reached: ``(1 << 17) << 6 = 2**23`` lies
+#: above the largest voltage ``2**23 - 1``. netx's default neuron uses it; ranvier's
+#: non-spiking read-out layers ("infinite threshold") are layers with ``vth_mant >= this``.
+NON_SPIKING_VTH_MANT = 1 << 17
 
 
 class SignMode(IntEnum):
@@ -62,6 +66,16 @@ def decay(state: np.ndarray, decay_const: np.ndarray | int) -> np.ndarray:
     Matches AbstractPyLifModelFixed.subthr_dynamics (lava-nc 0.10.0).
     """
     prod = np.asarray(state, dtype=np.int64) * (DECAY_UNITY - np.asarray(decay_const, np.int64))
+    return right_shift_toward_zero(prod, DECAY_SHIFT)
+
+
+def mul_frac(frac_mant: np.ndarray | int, x: np.ndarray) -> np.ndarray:
+    """``x * frac_mant / 4096`` rounded toward zero, for ``frac_mant >= 0`` (AdLIF+).
+
+    The same multiply, 12-bit shift of the magnitude and sign restore as :func:`decay`, with
+    the fraction given directly (AdLIF+'s ``1 - alpha`` on its input and its coupling ``a``).
+    """
+    prod = np.asarray(x, dtype=np.int64) * np.asarray(frac_mant, dtype=np.int64)
     return right_shift_toward_zero(prod, DECAY_SHIFT)
 
 

@@ -17,6 +17,8 @@ from .fixed_point import (
     DECAY_UNITY,
     MAX_DELAY,
     NETX_BIAS_EXP,
+    NON_SPIKING_VTH_MANT,
+    VTH_MANT_MAX,
     SignMode,
     determine_sign_mode,
     synapse_weights,
@@ -25,10 +27,9 @@ from .fixed_point import (
 
 def _per_neuron(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
     """Broadcast a scalar or per-neuron parameter to an int64 vector of length n."""
-    arr = np.asarray(value, dtype=np.int64)
-    if arr.ndim == 0:
-        return np.full(n, int(arr), dtype=np.int64)
-    arr = arr.reshape(-1)
+    arr = np.asarray(value, dtype=np.int64).reshape(-1)
+    if arr.size == 1:
+        return np.full(n, int(arr[0]), dtype=np.int64)
     if arr.size != n:
         raise ValueError(f"{name}: expected 1 or {n} values, got {arr.size}")
     return arr.copy()
@@ -56,6 +57,8 @@ class CubaNeurons:
     ref_delay: int = 1
 
     kind = "CUBA"
+    #: the state the read-out and the membrane probes report
+    membrane = "v"
 
     @classmethod
     def create(
@@ -86,6 +89,11 @@ class CubaNeurons:
             bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
             ref_delay=int(ref_delay),
         )
+
+    @property
+    def spiking(self) -> bool:
+        """False when no neuron can ever spike: every ``vth_mant << 6`` is above ``2**23 - 1``."""
+        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
 
 
 @dataclass
@@ -166,7 +174,166 @@ class DenseSynapse:
         return np.count_nonzero(self.effective_weight, axis=0)
 
 
-Neurons = CubaNeurons
+@dataclass
+class AlifNeurons:
+    """Adaptive-threshold LIF neurons in Loihi fixed point (lava-nc PyATRLIFModelFixed).
+
+    Parameters are per neuron, int64, named after SLAYER's ALIF device parameters:
+
+    - ``i_decay`` (``iDecay``): effective 12-bit current decay (out of 4096). ATRLIF adds 1 to
+      ``delta_i * 4096`` (``ds_offset``), so lava gets ``delta_i = (iDecay - 1) / 4096``.
+    - ``v_decay`` (``vDecay``), ``theta_decay`` (``thDecay``), ``ref_decay`` (``refDecay``):
+      effective decays, lava gets ``delta_v/theta/r = decay / 4096`` (no offset).
+    - ``vth_mant`` (``vThMant``): baseline threshold; lava's ``theta_0``, scaled ``<< 6``.
+    - ``vth_step`` (``vThStep``): threshold increment per spike; ``theta_step``, ``<< 6``.
+    - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
+    - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
+    """
+
+    n: int
+    i_decay: np.ndarray
+    v_decay: np.ndarray
+    theta_decay: np.ndarray
+    ref_decay: np.ndarray
+    vth_mant: np.ndarray
+    vth_step: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    ref_delay: int = 1
+
+    kind = "ALIF"
+    membrane = "v"
+
+    @classmethod
+    def create(
+        cls,
+        n: int,
+        vth_mant: np.ndarray | int,
+        vth_step: np.ndarray | int,
+        i_decay: np.ndarray | int,
+        v_decay: np.ndarray | int,
+        theta_decay: np.ndarray | int,
+        ref_decay: np.ndarray | int,
+        bias_mant: np.ndarray | int = 0,
+        bias_exp: np.ndarray | int = NETX_BIAS_EXP,
+        ref_delay: int = 1,
+    ) -> AlifNeurons:
+        """Build a group, broadcasting scalar parameters to one value per neuron."""
+        return cls(
+            n=n,
+            i_decay=_per_neuron(i_decay, n, "i_decay"),
+            v_decay=_per_neuron(v_decay, n, "v_decay"),
+            theta_decay=_per_neuron(theta_decay, n, "theta_decay"),
+            ref_decay=_per_neuron(ref_decay, n, "ref_decay"),
+            vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
+            vth_step=_per_neuron(vth_step, n, "vth_step"),
+            bias_mant=_per_neuron(bias_mant, n, "bias_mant"),
+            bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
+            ref_delay=int(ref_delay),
+        )
+
+    def atrlif_kwargs(self) -> dict:
+        """Constructor arguments of lava-nc's ``ATRLIF`` that run this group bit-exactly.
+
+        ATRLIF takes one value of each decay, ``theta_0`` and ``theta_step`` per process
+        (``Var(shape=(1,))``), so the group must be homogeneous in those; bias is per neuron.
+        Decays go in as *floats* ``k / 4096`` (exact in binary): the model multiplies them by
+        4096 again, and a Python int there would switch its current decay product to int32.
+        """
+        shared = {}
+        for name in ("i_decay", "v_decay", "theta_decay", "ref_decay", "vth_mant", "vth_step"):
+            values = np.unique(getattr(self, name))
+            if values.size > 1:
+                raise ValueError(f"ATRLIF needs one {name} per process, group has {values.size}")
+            shared[name] = int(values[0]) if values.size else 0
+        return {
+            "delta_i": (shared["i_decay"] - 1) / DECAY_UNITY,
+            "delta_v": shared["v_decay"] / DECAY_UNITY,
+            "delta_theta": shared["theta_decay"] / DECAY_UNITY,
+            "delta_r": shared["ref_decay"] / DECAY_UNITY,
+            "theta_0": shared["vth_mant"],
+            "theta_step": shared["vth_step"],
+            "bias_mant": self.bias_mant.copy(),
+            "bias_exp": self.bias_exp.copy(),
+        }
+
+    @property
+    def spiking(self) -> bool:
+        """ALIF has no voltage bound on its threshold test (int32 theta): always True."""
+        return True
+
+
+@dataclass
+class AdlifNeurons:
+    """AdLIF+ neurons (adaptation current) in ranvier's Loihi 2 fixed-point form.
+
+    One step (docs/neurons.md, "The Loihi 2 fixed-point form"; ``hw_models/adlif.py``)::
+
+        I  = act + bias
+        w' = sat24(decay(w, w_decay) + mul_frac(a_mant, u) + s * (b_mant << 6))
+        u' = sat24(decay(u - s * (vth_mant << 6), u_decay) + mul_frac(u_decay, I - w'))
+        s' = u' > vth_mant << 6
+
+    Parameters are per neuron, int64: ``u_decay`` (``uDecay``, alpha = 1 - u_decay/4096),
+    ``w_decay`` (``wDecay``, beta), ``a_mant`` (``aMant``, a = a_mant/4096), ``b_mant``
+    (``bMant``, the spike-triggered increment in threshold-mantissa units), ``vth_mant``,
+    ``bias_mant``/``bias_exp``.
+    """
+
+    n: int
+    u_decay: np.ndarray
+    w_decay: np.ndarray
+    a_mant: np.ndarray
+    b_mant: np.ndarray
+    vth_mant: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+    kind = "ADLIF"
+    #: the state the read-out and the membrane probes report
+    membrane = "u"
+
+    @classmethod
+    def create(
+        cls,
+        n: int,
+        vth_mant: np.ndarray | int,
+        u_decay: np.ndarray | int,
+        w_decay: np.ndarray | int,
+        a_mant: np.ndarray | int,
+        b_mant: np.ndarray | int,
+        bias_mant: np.ndarray | int = 0,
+        bias_exp: np.ndarray | int = NETX_BIAS_EXP,
+    ) -> AdlifNeurons:
+        """Build a group, broadcasting scalars; checks the ranges of docs/neurons.md."""
+        for name, value, hi in (
+            ("u_decay", u_decay, DECAY_UNITY),
+            ("w_decay", w_decay, DECAY_UNITY),
+            ("a_mant", a_mant, DECAY_UNITY),
+            ("b_mant", b_mant, VTH_MANT_MAX),
+            ("vth_mant", vth_mant, NON_SPIKING_VTH_MANT),
+        ):
+            arr = np.asarray(value)
+            if arr.size and (arr.min() < 0 or arr.max() > hi):
+                raise ValueError(f"{name} must be within 0..{hi}")
+        return cls(
+            n=n,
+            u_decay=_per_neuron(u_decay, n, "u_decay"),
+            w_decay=_per_neuron(w_decay, n, "w_decay"),
+            a_mant=_per_neuron(a_mant, n, "a_mant"),
+            b_mant=_per_neuron(b_mant, n, "b_mant"),
+            vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
+            bias_mant=_per_neuron(bias_mant, n, "bias_mant"),
+            bias_exp=_per_neuron(bias_exp, n, "bias_exp"),
+        )
+
+    @property
+    def spiking(self) -> bool:
+        """False when no neuron of the group can ever reach its threshold."""
+        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
+
+
+Neurons = CubaNeurons | AlifNeurons | AdlifNeurons
 
 
 @dataclass

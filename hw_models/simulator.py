@@ -13,7 +13,7 @@ sent at step t reaches the next layer at step ``t + 1 + delay``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ from .fixed_point import (
     wrap_int32,
 )
 from .kernels import OverflowPasses, current_voltage_step, scaled_activation
-from .network import CubaNeurons, DenseBlock, DenseSynapse, Network
+from .network import CubaNeurons, DenseBlock, DenseSynapse, Network, Neurons
 
 # float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
 _FLOAT32_EXACT = 1 << 24
@@ -47,6 +47,8 @@ class LayerResult:
     spike_counts: np.ndarray
     synaptic_events: np.ndarray
     neuron_updates: np.ndarray
+    #: probed membrane state, int64 ``(N, C, T)`` (``(C, T)`` for one sample), or None
+    membrane: np.ndarray | None = None
 
 
 @dataclass
@@ -193,7 +195,9 @@ def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, 
     return bound_u, bound_v
 
 
-def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
+def run_cuba(
+    neurons: CubaNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
     ``a_in`` holds integers (int64, or float64 as :func:`synaptic_input` returns them).
@@ -208,6 +212,9 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     division), so ``trunc`` gives the same
     rounding toward zero as :func:`fixed_point.decay`. tests/hw_models checks this kernel
     against the integer rules of ``fixed_point`` step by step.
+
+    ``membrane_out`` (``(T, N, C)``, optional) receives v at the end of each step (after the
+    reset), as lava's ``v`` Var holds it.
     """
     t_steps, n, c = a_in.shape
     activation = scaled_activation(a_in)
@@ -225,17 +232,43 @@ def run_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
         fired = spikes[t]
         np.greater(v, vth, out=fired)
         v[fired] = 0.0
+        if membrane_out is not None:
+            membrane_out[t] = v
     return spikes.view(np.uint8)
 
 
+def run_neurons(
+    neurons: Neurons, a_in: np.ndarray, record: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Advance any neuron group on ``a_in`` ``(T, N, C)``: spikes ``(T, N, C)`` uint8, and with
+    ``record`` its membrane state (``neurons.membrane``: v for CUBA/ALIF, u for ADLIF) at the
+    end of every step, int64 ``(T, N, C)``; else None.
+    """
+    from .adlif import run_adlif
+    from .alif import run_alif
+
+    kernels = {"CUBA": run_cuba, "ALIF": run_alif, "ADLIF": run_adlif}
+    try:
+        kernel = kernels[neurons.kind]
+    except KeyError:
+        raise ValueError(f"no kernel for neuron type {neurons.kind!r}") from None
+    membrane = np.empty(a_in.shape) if record else None
+    spikes = kernel(neurons, a_in, membrane_out=membrane)
+    return spikes, None if membrane is None else membrane.astype(np.int64)
+
+
 def simulate(
-    network: Network, spikes: np.ndarray, on_layer: Callable[[int, int], None] | None = None
+    network: Network,
+    spikes: np.ndarray,
+    on_layer: Callable[[int, int], None] | None = None,
+    record: Sequence[int] | None = None,
 ) -> SimResult:
     """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
 
     The returned spikes keep the input's rank: ``(N, C_l, T)`` for a batch, ``(C_l, T)`` for a
     single sample. Counters are per sample either way. ``on_layer(done, total)`` is called
-    after each layer (for progress bars).
+    after each layer (for progress bars). ``record`` lists layer indices (negative ones count
+    from the end) whose membrane state is probed every step into ``LayerResult.membrane``.
     """
     x = np.asarray(spikes)
     single = x.ndim == 2
@@ -247,16 +280,32 @@ def simulate(
         raise ValueError(f"input has {x.shape[1]} channels, the network expects {network.n_in}")
     n, _, t_steps = x.shape
     current = as_binary_spikes(x)
+    probed = _layer_indices(record, len(network.blocks))
     layers: list[LayerResult] = []
-    for block in network.blocks:
+    for index, block in enumerate(network.blocks):
         a_in = synaptic_input(block.synapse, current)
         # (T, N, C) from the kernel, handed on as an (N, C, T) view: no copies between layers
-        out = run_cuba(block.neurons, a_in).transpose(1, 2, 0)
-        layers.append(layer_result(block, current, out, single))
+        out_tm, membrane = run_neurons(block.neurons, a_in, record=index in probed)
+        out = out_tm.transpose(1, 2, 0)
+        result = layer_result(block, current, out, single)
+        if membrane is not None:
+            membrane = np.ascontiguousarray(membrane.transpose(1, 2, 0))
+            result.membrane = membrane[0] if single else membrane
+        layers.append(result)
         current = out
         if on_layer is not None:
             on_layer(len(layers), len(network.blocks))
     return SimResult(layers=layers, samples=n, timesteps=t_steps)
+
+
+def _layer_indices(record: Sequence[int] | None, n_layers: int) -> set[int]:
+    """Normalise probe indices (negative from the end); ValueError when out of range."""
+    out = set()
+    for i in record or ():
+        if not -n_layers <= int(i) < n_layers:
+            raise ValueError(f"no layer {i} to record: the network has {n_layers} layers")
+        out.add(int(i) % n_layers)
+    return out
 
 
 def layer_result(

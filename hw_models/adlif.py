@@ -1,0 +1,121 @@
+"""AdLIF+ neurons in ranvier's Loihi 2 fixed-point form.
+
+The model (docs/neurons.md, "AdLIF+"): Bittar & Garner's adaptive LIF with Deckers et al.'s
+AdLIF+ bounds, in integers a Loihi 2 microcode neuron can compute. Per step, in this order::
+
+    I  = act + bias                        act = wrap32(wrap32(a_in) << 6), bias as for CUBA
+    w' = sat24(decay(w, w_decay) + mul_frac(a_mant, u) + s * (b_mant << 6))
+    u' = sat24(decay(u - s * (vth_mant << 6), u_decay) + mul_frac(u_decay, I - w'))
+    s' = u' > vth_mant << 6
+
+with u, w, s the previous step's values and everything starting at 0. :func:`adlif_step` is
+the definition in plain integers (every rule from ``fixed_point``); :func:`run_adlif` is the
+batched kernel the simulator uses, tested against it step by step, and checked against the
+independent lava process model (deploy/lava_adlif.py) in tests/equivalence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed_point import (
+    DECAY_UNITY,
+    STATE_HALF_RANGE,
+    decay,
+    mul_frac,
+    saturate_voltage,
+    scale_activation,
+    scale_bias,
+    scale_threshold,
+)
+from .kernels import scaled_activation
+from .network import AdlifNeurons
+
+_STATE_MAX = float(STATE_HALF_RANGE - 1)
+
+
+@dataclass
+class AdlifState:
+    """Integer state of AdLIF+ neurons: membrane u, adaptation current w, last spike s."""
+
+    u: np.ndarray
+    w: np.ndarray
+    s: np.ndarray
+
+
+def adlif_init(shape: tuple[int, ...]) -> AdlifState:
+    """The deployed initial state: u = w = 0, no spike (the seed's random initial state is
+    a training device; a deployed network starts every sample from rest)."""
+    zeros = np.zeros(shape, dtype=np.int64)
+    return AdlifState(u=zeros, w=zeros.copy(), s=np.zeros(shape, dtype=np.bool_))
+
+
+def adlif_step(
+    state: AdlifState, a_in: np.ndarray, params: AdlifNeurons
+) -> tuple[AdlifState, np.ndarray]:
+    """One AdLIF+ step in plain integers; returns the new state and the boolean spikes."""
+    current = scale_activation(a_in) + scale_bias(params.bias_mant, params.bias_exp)
+    vth = scale_threshold(params.vth_mant)
+    spiked = state.s.astype(np.int64)
+    w = saturate_voltage(
+        decay(state.w, params.w_decay)
+        + mul_frac(params.a_mant, state.u)
+        + spiked * scale_threshold(params.b_mant)
+    )
+    u = saturate_voltage(
+        decay(state.u - spiked * vth, params.u_decay) + mul_frac(params.u_decay, current - w)
+    )
+    s = u > vth
+    return AdlifState(u=u, w=w, s=s), s
+
+
+def run_adlif(
+    neurons: AdlifNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+) -> np.ndarray:
+    """Advance AdLIF+ neurons on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
+
+    Same order and arithmetic as :func:`adlif_step`, on float64 arrays holding integers: the
+    states stay within 24 bits, ``I - w`` within 2**33, every product below 2**46, and
+    ``trunc(x * (k / 4096))`` is the exact round-toward-zero of ``decay``/``mul_frac``.
+    ``membrane_out`` (``(T, N, C)``, optional) receives u at the end of each step.
+    """
+    t_steps, n, c = a_in.shape
+    activation = scaled_activation(a_in)
+    bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
+    vth = scale_threshold(neurons.vth_mant).astype(np.float64)
+    b_step = scale_threshold(neurons.b_mant).astype(np.float64)
+    u_keep = (DECAY_UNITY - neurons.u_decay) / DECAY_UNITY  # alpha
+    u_take = neurons.u_decay / DECAY_UNITY  # 1 - alpha, applied to the input
+    w_keep = (DECAY_UNITY - neurons.w_decay) / DECAY_UNITY  # beta
+    coupling = neurons.a_mant / DECAY_UNITY  # a
+    u = np.zeros((n, c))
+    w = np.zeros((n, c))
+    s = np.zeros((n, c), dtype=np.bool_)
+    tmp = np.empty((n, c))
+    spikes = np.empty((t_steps, n, c), dtype=np.bool_)
+    for t in range(t_steps):
+        # w' = sat(decay(w) + frac(a, u) + s * b)
+        np.multiply(w, w_keep, out=w)
+        np.trunc(w, out=w)
+        np.multiply(u, coupling, out=tmp)
+        np.trunc(tmp, out=tmp)
+        w += tmp
+        w += np.where(s, b_step, 0.0)
+        np.clip(w, -_STATE_MAX, _STATE_MAX, out=w)
+        # u' = sat(decay(u - s * vth) + frac(u_decay, I - w'))
+        u -= np.where(s, vth, 0.0)
+        np.multiply(u, u_keep, out=u)
+        np.trunc(u, out=u)
+        np.add(activation[t], bias, out=tmp)
+        tmp -= w
+        np.multiply(tmp, u_take, out=tmp)
+        np.trunc(tmp, out=tmp)
+        u += tmp
+        np.clip(u, -_STATE_MAX, _STATE_MAX, out=u)
+        np.greater(u, vth, out=s)
+        spikes[t] = s
+        if membrane_out is not None:
+            membrane_out[t] = u
+    return spikes.view(np.uint8)
