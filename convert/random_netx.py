@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 
 import numpy as np
-from ranvier.hw_models.fixed_point import MAX_DELAY
+from ranvier.hw_models.fixed_point import MAX_DELAY, VTH_MANT_MAX
 
 from .netx_hdf5 import LayerSpec, NetSpec, write_spec
 
 __all__ = [
     "LayerSpec",
     "NetSpec",
+    "random_adaptive_case",
+    "random_adaptive_spec",
     "random_case",
     "random_spec",
     "random_spikes",
@@ -235,15 +238,21 @@ def shd_like_spec(
 
 
 def random_case(
-    rng: np.random.Generator, regime: str, delay_layout: str | None = None
+    rng: np.random.Generator,
+    regime: str,
+    delay_layout: str | None = None,
+    neuron: str = "CUBA",
 ) -> tuple[NetSpec, np.ndarray]:
     """A network and its input for one case of the equivalence sweep.
 
     The input size, length and density suit the regime so that its effect really happens
     within the run: ``wrap`` and ``saturate`` get wide, dense, longer inputs (u or v reaches
     2**23 within a few dozen steps), ``huge`` a fan-in above 1024. Thresholds of the other
-    regimes are calibrated on the same input (see :func:`random_spec`).
+    regimes are calibrated on the same input (see :func:`random_spec`). ``neuron`` ``ALIF``
+    or ``ADLIF`` draws networks of that type instead (:func:`random_adaptive_spec`).
     """
+    if neuron != "CUBA":
+        return random_adaptive_case(rng, neuron, regime, delay_layout)
     if regime == "huge":
         n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
     elif regime in ("wrap", "saturate"):
@@ -254,4 +263,187 @@ def random_case(
         density = float(rng.choice([0.05, 0.2, 0.5]))
     x = random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
     spec = random_spec(rng, n_in=n_in, regime=regime, delay_layout=delay_layout, calibrate=x)
+    return spec, x
+
+
+ADAPTIVE_REGIMES = ("normal", "bias", "wrap", "saturate", "huge")
+
+
+def _per_neuron_or_scalar(rng: np.random.Generator, n: int, draw) -> int | np.ndarray:
+    """Half the time one value for the layer, else one per neuron (heterogeneity)."""
+    return draw(n) if rng.random() < 0.5 else int(draw(1)[0])
+
+
+def _adaptive_fields(rng: np.random.Generator, kind: str, n: int, regime: str) -> tuple[dict, dict]:
+    """Random neuron parameters of ``kind`` for ``n`` neurons: (LayerSpec kwargs, extra fields).
+
+    ``wrap``/``saturate``/``huge`` keep decays at or near zero so that states run into
+    their bounds (ALIF: i wraps at 24 bits, v saturates; ADLIF: u and w saturate).
+    """
+    slow = regime in ("wrap", "saturate", "huge")
+
+    def decays(m: int) -> np.ndarray:
+        if slow:
+            return rng.choice([0, 1, 2], size=m)
+        return rng.choice([0, 1, 64, 256, 1024, 4095, 4096, *rng.integers(0, 4097, 3)], size=m)
+
+    def pick(draw):
+        return _per_neuron_or_scalar(rng, n, draw)
+
+    if kind == "ALIF":
+        spec = {"i_decay": pick(decays), "v_decay": pick(decays)}
+        extra = {
+            "thDecay": pick(lambda m: rng.integers(0, 4097, m)),
+            "refDecay": pick(lambda m: rng.integers(0, 4097, m)),
+            # lava's ATRLIF takes one theta_step per process: one per layer
+            "vThStep": int(rng.choice([0, int(rng.integers(0, 200)), int(rng.integers(0, 5000))])),
+        }
+        return spec, extra
+    if kind == "ADLIF":
+        u_decay = pick(lambda m: rng.choice([4096, 2048, *rng.integers(1, 4097, 4)], size=m))
+        extra = {
+            "uDecay": u_decay,
+            "wDecay": pick(lambda m: rng.choice([0, 4096, *rng.integers(0, 4097, 4)], size=m)),
+            "aMant": pick(lambda m: rng.choice([0, 4096, *rng.integers(0, 4097, 4)], size=m)),
+            "bMant": 0,  # set after the threshold (b is in threshold units)
+        }
+        if slow:  # w integrates a * u without decay: w, then u = I - w, run into 24 bits
+            extra["uDecay"] = pick(lambda m: rng.integers(3000, 4097, m))
+            extra["wDecay"] = pick(lambda m: rng.choice([0, 1, 2], size=m))
+            extra["aMant"] = pick(lambda m: rng.integers(2048, 4097, m))
+        return {}, extra
+    raise ValueError(f"unknown adaptive neuron type {kind!r}")
+
+
+def _bisect_layer_vth(neurons, a_in: np.ndarray, target: float, jitter: np.ndarray) -> int:
+    """Smallest base threshold (times ``jitter`` per neuron) firing at most ``target``."""
+    from dataclasses import replace
+
+    from ranvier.hw_models.simulator import run_neurons
+
+    def rate(base: int) -> float:
+        vth = np.clip(np.rint(base * jitter), 1, VTH_MANT_MAX).astype(np.int64)
+        return float(run_neurons(replace(neurons, vth_mant=vth), a_in)[0].mean())
+
+    lo, hi = 1, VTH_MANT_MAX
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rate(mid) > target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def random_adaptive_spec(
+    rng: np.random.Generator,
+    kind: str,
+    x: np.ndarray,
+    *,
+    regime: str = "normal",
+    delay_layout: str | None = None,
+    readout: bool | None = None,
+) -> NetSpec:
+    """A random network of ALIF or ADLIF layers for input ``x`` ``(N, C, T)``.
+
+    Weight styles, delay layouts and the input layer vary as in :func:`random_spec`; every
+    parameter is per neuron half the time. Thresholds are set by bisection on the simulator
+    so each layer fires at a random rate in 2..30% on ``x`` (ALIF's ``saturate`` and ``huge``
+    put them near the top of the range instead, so v pins before spiking). With ``readout``
+    (default: a quarter of the cases) a non-spiking memoryless CUBA read-out layer follows
+    and the file declares the ``membrane_sum`` read-out.
+    """
+    from ranvier.hw_models.network import NON_SPIKING_VTH_MANT
+    from ranvier.hw_models.simulator import run_neurons, synaptic_input
+
+    from .netx_hdf5 import read_netx
+
+    n_in = x.shape[1]
+    spec = NetSpec(n_in=n_in, input_layer=bool(rng.random() < 0.7))
+    sizes = [int(rng.integers(1, 25)) for _ in range(int(rng.integers(1, 4)))]
+    if regime == "huge":
+        sizes = [int(rng.integers(1, 5))]
+    current = x
+    width = n_in
+    for n in sizes:
+        shape = (n, width)
+        w = _weights(rng, shape, str(rng.choice(WEIGHT_STYLES)))
+        if regime == "huge" and width > 1000:
+            w = np.full(shape, 255, dtype=np.int64)
+        elif regime in ("wrap", "saturate"):
+            w = rng.integers(128, 256, size=shape) * (1 if rng.random() < 0.7 else -1)
+        md = int(rng.choice([0, 2, 7, 25, MAX_DELAY]))
+        layout = delay_layout or str(rng.choice(DELAY_LAYOUTS))
+        cuba, extra = _adaptive_fields(rng, kind, n, regime)
+        bias = None
+        if regime == "bias" or rng.random() < 0.2:
+            bias = rng.integers(-4096, 4096, size=n)
+        if regime == "huge":
+            bias = rng.integers(-40_000, 40_000, size=n)  # beyond the int16 bias register
+        layer = LayerSpec(
+            weight=w,
+            delay=_delay(rng, shape, layout, md),
+            bias=bias,
+            neuron_type=kind,
+            neuron_fields=extra,
+            vth_mant=1,
+            **cuba,
+        )
+        spec.layers.append(layer)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "prefix.net")
+            write_spec(spec, path)
+            block = read_netx(path).blocks[-1]
+        a_in = synaptic_input(block.synapse, (np.asarray(current) != 0).astype(np.uint8))
+        jitter = rng.uniform(0.7, 1.3, n) if rng.random() < 0.5 else np.ones(n)
+        if regime in ("saturate", "huge") and kind == "ALIF":
+            base = int(rng.integers(VTH_MANT_MAX - 2048, VTH_MANT_MAX))
+            jitter = np.ones(n)
+        else:
+            base = _bisect_layer_vth(block.neurons, a_in, float(rng.uniform(0.02, 0.3)), jitter)
+        vth = np.clip(np.rint(base * jitter), 1, VTH_MANT_MAX).astype(np.int64)
+        layer.vth_mant = int(vth[0]) if np.all(vth == vth[0]) else vth
+        if kind == "ADLIF":  # b in [0, 2] thresholds
+            b = np.rint(rng.uniform(0, 2, n) * vth).astype(np.int64)
+            layer.neuron_fields["bMant"] = np.minimum(b, VTH_MANT_MAX)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "prefix.net")
+            write_spec(spec, path)
+            block = read_netx(path).blocks[-1]
+        current = np.ascontiguousarray(run_neurons(block.neurons, a_in)[0].transpose(1, 2, 0))
+        width = n
+    if readout is None:
+        readout = bool(rng.random() < 0.25)
+    if readout:
+        n = int(rng.integers(2, 11))
+        w = _weights(rng, (n, width), str(rng.choice(WEIGHT_STYLES)))
+        spec.layers.append(
+            LayerSpec(
+                weight=w,
+                i_decay=4096,
+                v_decay=4096,
+                vth_mant=NON_SPIKING_VTH_MANT,
+                delay=_delay(rng, (n, width), delay_layout or "per_synapse", 7),
+            )
+        )
+        spec.readout = "membrane_sum"
+    return spec
+
+
+def random_adaptive_case(
+    rng: np.random.Generator, kind: str, regime: str, delay_layout: str | None = None
+) -> tuple[NetSpec, np.ndarray]:
+    """An ALIF or ADLIF network and its input for the equivalence sweep (as :func:`random_case`)."""
+    if regime not in ADAPTIVE_REGIMES:
+        raise ValueError(f"unknown regime {regime!r} ({', '.join(ADAPTIVE_REGIMES)})")
+    if regime == "huge":
+        n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
+    elif regime in ("wrap", "saturate"):
+        n_in, t_steps = int(rng.integers(64, 200)), int(rng.integers(40, 81))
+        density = float(rng.choice([0.5, 0.8]))
+    else:
+        n_in, t_steps = int(rng.integers(1, 33)), int(rng.integers(8, 49))
+        density = float(rng.choice([0.05, 0.2, 0.5]))
+    x = random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
+    spec = random_adaptive_spec(rng, kind, x, regime=regime, delay_layout=delay_layout)
     return spec, x

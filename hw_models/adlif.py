@@ -119,3 +119,48 @@ def run_adlif(
         if membrane_out is not None:
             membrane_out[t] = u
     return spikes.view(np.uint8)
+
+
+@dataclass
+class AdlifFloat:
+    """The float AdLIF+ model (docs/neurons.md, "The float model"), threshold 1, per neuron.
+
+    The reference the fixed-point form is measured against (tests/hw_models/test_adlif.py)
+    and the forward that training quantizes.
+    """
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    def quantize(self, vth_mant: int) -> AdlifNeurons:
+        """The fixed-point neurons of these parameters at threshold mantissa ``vth_mant``."""
+        n = np.asarray(self.alpha).size
+        return AdlifNeurons.create(
+            n,
+            vth_mant=vth_mant,
+            u_decay=np.rint(DECAY_UNITY * (1 - np.asarray(self.alpha))).astype(np.int64),
+            w_decay=np.rint(DECAY_UNITY * (1 - np.asarray(self.beta))).astype(np.int64),
+            a_mant=np.rint(DECAY_UNITY * np.asarray(self.a)).astype(np.int64),
+            b_mant=np.rint(np.asarray(self.b) * vth_mant).astype(np.int64),
+        )
+
+
+def run_adlif_float(
+    params: AdlifFloat, current: np.ndarray, membrane_out: np.ndarray | None = None
+) -> np.ndarray:
+    """Float AdLIF+ on input current ``(T, N, C)`` in threshold units; spikes ``(T, N, C)``."""
+    t_steps, n, c = current.shape
+    u = np.zeros((n, c))
+    w = np.zeros((n, c))
+    s = np.zeros((n, c))
+    spikes = np.empty((t_steps, n, c), dtype=np.uint8)
+    for t in range(t_steps):
+        w = params.beta * w + params.a * u + params.b * s
+        u = params.alpha * (u - s) + (1 - params.alpha) * (current[t] - w)
+        s = (u > 1.0).astype(np.float64)
+        spikes[t] = s
+        if membrane_out is not None:
+            membrane_out[t] = u
+    return spikes

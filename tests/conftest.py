@@ -65,6 +65,56 @@ def write_small_net(path: Path) -> Path:
     return path
 
 
+def adaptive_spec() -> NetSpec:
+    """6 inputs -> 5 ALIF (delays) -> 4 ADLIF (per-neuron parameters, delays) -> 3 read-out.
+
+    The read-out is a memoryless non-spiking CUBA layer and the file declares the
+    ``membrane_sum`` read-out, the seed's architecture in miniature.
+    """
+    rng = np.random.default_rng(4321)
+    w1 = 2 * rng.integers(-20, 120, size=(5, 6))
+    w2 = 2 * rng.integers(-30, 120, size=(4, 5))
+    w3 = 2 * rng.integers(-128, 128, size=(3, 4))
+    return NetSpec(
+        n_in=SMALL_N_IN,
+        layers=[
+            LayerSpec(
+                weight=w1,
+                i_decay=1024,
+                v_decay=np.array([256, 512, 128, 256, 1024]),
+                vth_mant=150,
+                delay=rng.integers(0, 5, size=(5, 6)),
+                neuron_type="ALIF",
+                neuron_fields={"thDecay": 128, "refDecay": 512, "vThStep": 40},
+            ),
+            LayerSpec(
+                weight=w2,
+                vth_mant=np.array([60, 80, 100, 70]),
+                delay=rng.integers(0, 8, size=(4, 5)),
+                bias=np.array([0, 5, 0, -5]),
+                neuron_type="ADLIF",
+                neuron_fields={
+                    "uDecay": np.array([800, 400, 1600, 2000]),
+                    "wDecay": np.array([100, 40, 200, 30]),
+                    "aMant": np.array([0, 1024, 2048, 400]),
+                    "bMant": np.array([60, 20, 150, 0]),
+                },
+            ),
+            LayerSpec(weight=w3, i_decay=4096, v_decay=4096, vth_mant=1 << 17, delay=1),
+        ],
+        input_layer=True,
+        readout="membrane_sum",
+    )
+
+
+@pytest.fixture
+def adaptive_net(tmp_path: Path) -> Path:
+    """A valid ALIF -> ADLIF -> read-out netx file (6 inputs; 5, 4, 3 neurons)."""
+    path = tmp_path / "adaptive.net"
+    write_spec(adaptive_spec(), path)
+    return path
+
+
 @pytest.fixture
 def small_net(tmp_path: Path) -> Path:
     """A valid small netx file (6 inputs, layers of 5 and 4 CUBA neurons)."""
@@ -121,6 +171,19 @@ def _mutated(fn: Callable[[h5py.File], None]) -> Callable[[Path], Path]:
 
     def build(directory: Path) -> Path:
         path = write_small_net(directory / "bad.net")
+        with h5py.File(path, "r+") as f:
+            fn(f)
+        return path
+
+    return build
+
+
+def _adaptive_mutated(fn: Callable[[h5py.File], None]) -> Callable[[Path], Path]:
+    """A builder that writes the adaptive network and edits it with ``fn``."""
+
+    def build(directory: Path) -> Path:
+        path = directory / "bad.net"
+        write_spec(adaptive_spec(), path)
         with h5py.File(path, "r+") as f:
             fn(f)
         return path
@@ -243,6 +306,38 @@ BAD_NETS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "all_zero_weights": (
         _mutated(lambda f: _replace(f["layer/2"], "weight", np.zeros((4, 5), np.float32))),
         ["layer/2/weight", "zero"],
+    ),
+    "alif_negative_thDecay": (
+        _adaptive_mutated(lambda f: _replace(f["layer/1/neuron"], "thDecay", -5)),
+        ["layer/1/neuron/thDecay", "-5"],
+    ),
+    "alif_vThStep_beyond_17_bits": (
+        _adaptive_mutated(lambda f: _replace(f["layer/1/neuron"], "vThStep", 1 << 18)),
+        ["layer/1/neuron/vThStep", "262144"],
+    ),
+    "adlif_negative_aMant": (
+        _adaptive_mutated(lambda f: _replace(f["layer/2/neuron"], "aMant", [0, -1, 2, 3])),
+        ["layer/2/neuron/aMant", "-1"],
+    ),
+    "adlif_uDecay_above_4096": (
+        _adaptive_mutated(lambda f: _replace(f["layer/2/neuron"], "uDecay", 5000)),
+        ["layer/2/neuron/uDecay", "5000"],
+    ),
+    "adlif_vThMant_beyond_17_bits": (
+        _adaptive_mutated(lambda f: _replace(f["layer/2/neuron"], "vThMant", 1 << 20)),
+        ["layer/2/neuron/vThMant", "1048576"],
+    ),
+    "adlif_missing_bMant": (
+        _adaptive_mutated(lambda f: f["layer/2/neuron"].__delitem__("bMant")),
+        ["layer/2/neuron/bMant", "missing"],
+    ),
+    "adlif_per_neuron_count": (
+        _adaptive_mutated(lambda f: _replace(f["layer/2/neuron"], "wDecay", [1, 2, 3])),
+        ["layer/2/neuron/wDecay", "3 values for 4 neurons"],
+    ),
+    "readout_unknown_mode": (
+        _adaptive_mutated(lambda f: _set_str(f["readout"], "mode", b"rate")),
+        ["readout/mode", "rate"],
     ),
     # Known bugs (xfail below): malformed optional fields escape as non-NetFileError.
     "simulation_Ts_not_a_number": (

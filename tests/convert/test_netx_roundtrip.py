@@ -20,10 +20,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ranvier.convert import read_netx, write_netx
+from ranvier.convert.netx_hdf5 import NEURON_FIELDS
 from ranvier.convert.random_netx import (
+    ADAPTIVE_REGIMES,
     WEIGHT_STYLES,
     LayerSpec,
     NetSpec,
+    random_adaptive_case,
     random_spec,
     random_spikes,
     write_spec,
@@ -52,11 +55,13 @@ def assert_same_ir(a: Network, b: Network) -> None:
             np.testing.assert_array_equal(sx.delay, sy.delay, err_msg=f"{where} delay")
         nx, ny = x.neurons, y.neurons
         assert nx.kind == ny.kind
-        for key in ("vth_mant", "i_decay", "v_decay", "bias_mant", "bias_exp"):
+        keys = [name for _, name, _, _ in NEURON_FIELDS[nx.kind]] + ["bias_mant", "bias_exp"]
+        for key in keys:
             np.testing.assert_array_equal(
                 getattr(nx, key), getattr(ny, key), err_msg=f"{where} {key}"
             )
-        assert nx.ref_delay == ny.ref_delay, where
+        assert getattr(nx, "ref_delay", 1) == getattr(ny, "ref_delay", 1), where
+    assert a.meta.get("readout") == b.meta.get("readout")
 
 
 def assert_same_spikes(a: Network, b: Network, x: np.ndarray) -> None:
@@ -154,6 +159,36 @@ def test_roundtrip_any_network(tmp_path, seed, n_in, sizes, style):
     """Every generated network, one-signed and degenerate layers included."""
     spec = spec_from(seed, n_in, sizes, style)
     roundtrip(spec, tmp_path, np.random.default_rng(seed))
+
+
+@SETTINGS
+@given(
+    seed=seeds,
+    kind=st.sampled_from(("ALIF", "ADLIF")),
+    regime=st.sampled_from(ADAPTIVE_REGIMES),
+)
+def test_roundtrip_adaptive_networks(tmp_path, seed, kind, regime):
+    """ALIF and ADLIF files (per-neuron parameters, read-out layers): the same contract."""
+    rng = np.random.default_rng(seed)
+    spec, _ = random_adaptive_case(rng, kind, regime)
+    outcome = roundtrip(spec, tmp_path, rng)
+    if outcome == "ok":
+        net = read_netx(tmp_path / "f2.net")
+        assert net.blocks[0].neurons.kind == kind
+        assert net.meta.get("readout") == spec.readout
+
+
+def test_adaptive_parameters_are_read_per_neuron(adaptive_net):
+    net = read_netx(adaptive_net)
+    alif, adlif, out = (b.neurons for b in net.blocks)
+    assert (alif.kind, adlif.kind, out.kind) == ("ALIF", "ADLIF", "CUBA")
+    np.testing.assert_array_equal(alif.v_decay, [256, 512, 128, 256, 1024])
+    np.testing.assert_array_equal(alif.vth_step, [40] * 5)
+    np.testing.assert_array_equal(adlif.u_decay, [800, 400, 1600, 2000])
+    np.testing.assert_array_equal(adlif.b_mant, [60, 20, 150, 0])
+    np.testing.assert_array_equal(adlif.bias_mant, [0, 5, 0, -5])
+    assert not out.spiking and adlif.spiking
+    assert net.meta["readout"] == "membrane_sum"
 
 
 def test_degenerate_networks_are_rare_and_refused(tmp_path):
