@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,16 @@ def run_network(
     backend: str = "ranvier",
     net_path: str | os.PathLike | None = None,
     on_layer: Callable[[int, int], None] | None = None,
+    record: Sequence[int] | None = None,
 ) -> SimResult:
     """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``.
 
     ``on_layer(done, total)`` reports progress (after each layer on the simulator; once at
-    the end on lava, which runs all layers together).
+    the end on lava, which runs all layers together). ``record``: layer indices whose
+    membrane state goes into ``LayerResult.membrane``.
     """
     if backend == "ranvier":
-        return simulate(network, spikes, on_layer=on_layer)
+        return simulate(network, spikes, on_layer=on_layer, record=record)
     if backend != "lava":
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     from . import lava_backend
@@ -53,12 +55,19 @@ def run_network(
     x = np.asarray(spikes)
     single = x.ndim == 2
     batch = x[None] if single else x
-    outs = lava_backend.run_lava(net_path, batch)
+    if record is None:
+        outs, membranes = lava_backend.run_lava(net_path, batch), {}
+    else:
+        outs, membranes = lava_backend.run_lava(net_path, batch, membrane_layers=record)
     current = as_binary_spikes(batch)
     layers = []
-    for block, out in zip(network.blocks, outs, strict=True):
+    for index, (block, out) in enumerate(zip(network.blocks, outs, strict=True)):
         out = np.ascontiguousarray(out, dtype=np.uint8)
-        layers.append(layer_result(block, current, out, single))
+        result = layer_result(block, current, out, single)
+        if index in membranes:
+            membrane = np.ascontiguousarray(membranes[index], dtype=np.int64)
+            result.membrane = membrane[0] if single else membrane
+        layers.append(result)
         current = out
     if on_layer is not None:
         on_layer(len(layers), len(layers))
@@ -93,6 +102,24 @@ def summary(network: Network, result: SimResult) -> dict:
         for key in ("spikes", "synaptic_events", "neuron_updates")
     }
     return {"samples": n, "timesteps": t, "ts_ms": ts_ms, "layers": layers, "totals": totals}
+
+
+def save_membranes(path: str | os.PathLike, result: SimResult) -> Path:
+    """Write ``layer_<i>`` membrane traces (int64 (C_l, T) or (N, C_l, T)) of the probed layers
+    to an .npz atomically."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        **{
+            f"layer_{i}": layer.membrane
+            for i, layer in enumerate(result.layers)
+            if layer.membrane is not None
+        },
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return path
 
 
 def save_spikes(path: str | os.PathLike, result: SimResult) -> Path:

@@ -20,17 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 from .network import DenseBlock, Network
-from .resources import DELAY_BITS, NEURON_PARAM_BITS, WEIGHT_BITS
+from .resources import DELAY_BITS, NEURON_BITS, WEIGHT_BITS
 from .simulator import SimResult
 
 
 def layer_footprint_bits(block: DenseBlock) -> int:
     """Bits of one layer as stored: every weight entry (zeros included, as NeuroBench counts
     parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the CUBA
-    parameters of each neuron (see ``resources.NEURON_PARAM_BITS``)."""
+    parameters of each neuron (see ``resources.NEURON_BITS``)."""
     entries = block.synapse.n_out * block.synapse.n_in
     delay_bits = DELAY_BITS * entries if block.synapse.delay is not None else 0
-    return WEIGHT_BITS * entries + delay_bits + NEURON_PARAM_BITS * block.neurons.n
+    param_bits = NEURON_BITS[block.neurons.kind][0]
+    return WEIGHT_BITS * entries + delay_bits + param_bits * block.neurons.n
 
 
 def footprint_bytes(network: Network) -> int:

@@ -30,6 +30,19 @@ NEURON_PARAM_BITS = (
 )
 #: Bits of per-neuron state: the 24-bit current u and voltage v.
 NEURON_STATE_BITS = 2 * STATE_BITS
+_DECAY_BITS = DECAY_SHIFT
+_BIAS_BITS = int(BIAS_MANT_MAX).bit_length() + 1 + 3  # signed mantissa + exponent
+_VTH_BITS = int(_VTH_MANT_MAX).bit_length()
+#: (parameter bits, state bits) per neuron, by neuron type. CUBA as above; ALIF: vThMant and
+#: vThStep (17 each), four 12-bit decays, bias; state i, v, theta, r (24 each, an assumption:
+#: lava holds theta and r in int32 without a width). ADLIF: vThMant and bMant (17 each),
+#: uDecay, wDecay, aMant (13 bits each: 0..4096 includes 4096), bias; state u, w (24) and the
+#: last spike (1).
+NEURON_BITS: dict[str, tuple[int, int]] = {
+    "CUBA": (NEURON_PARAM_BITS, NEURON_STATE_BITS),
+    "ALIF": (2 * _VTH_BITS + 4 * _DECAY_BITS + _BIAS_BITS, 4 * STATE_BITS),
+    "ADLIF": (2 * _VTH_BITS + 3 * (_DECAY_BITS + 1) + _BIAS_BITS, 2 * STATE_BITS + 1),
+}
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,11 @@ def layer_resources(block: DenseBlock, limits: CoreLimits = LOIHI2_LIMITS) -> La
     slots = neurons * (max_delay + 1)
     per_synapse = limits.weight_bits + (limits.delay_bits if syn.delay is not None else 0)
     synapse_bytes = _bytes(synapses * per_synapse)
-    neuron_bytes = _bytes(neurons * (limits.neuron_param_bits + limits.neuron_state_bits))
+    if block.neurons.kind == "CUBA":
+        per_neuron = limits.neuron_param_bits + limits.neuron_state_bits
+    else:
+        per_neuron = sum(NEURON_BITS[block.neurons.kind])
+    neuron_bytes = _bytes(neurons * per_neuron)
     accumulator_bytes = _bytes(slots * limits.accumulator_bits)
     memory = synapse_bytes + neuron_bytes + accumulator_bytes
     needs = {

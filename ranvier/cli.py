@@ -101,6 +101,25 @@ def run(
         str,
         typer.Option("--profile", help="Energy cost profile: loihi2, loihi1 or a TOML file."),
     ] = "loihi2",
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            "-y",
+            help="Class labels (.npy, .npz or text, one per sample): report the accuracy of "
+            "the read-out the file declares.",
+        ),
+    ] = None,
+    save_membrane: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-membrane", help="Write the membrane state of the --record layers to this .npz."
+        ),
+    ] = None,
+    record: Annotated[
+        str,
+        typer.Option("--record", help="Layers to probe for --save-membrane, e.g. '0,2' or '-1'."),
+    ] = "-1",
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -108,6 +127,8 @@ def run(
 
     Example: ranvier run examples/shd_like.net --input examples/shd_like_input.npy
     --save-spikes spikes.npz --report report/
+
+    Example: ranvier run model.net --input test_x.npy --labels test_y.npy
     """
     from ranvier.convert import read_netx
     from ranvier.deploy import BACKENDS, load_spikes, run_network, summary
@@ -124,12 +145,38 @@ def run(
     spikes = _guard(
         debug, load_spikes, input, network.n_in, events=events or None, timesteps=timesteps
     )
+    probes = _parse_layers(record, len(network.blocks)) if save_membrane is not None else []
+    label_values = None
+    if labels is not None:
+        from ranvier.deploy.readout import load_labels, readout_mode
+
+        n_samples = 1 if np.ndim(spikes) == 2 else int(np.shape(spikes)[0])
+        label_values = _guard(debug, load_labels, labels, n_samples, network.n_out)
+        if readout_mode(network) == "membrane_sum":
+            probes = sorted({*probes, len(network.blocks) - 1})
     with _layer_progress(len(network.blocks), enabled=not as_json) as on_layer:
         result = _guard(
-            debug, run_network, network, spikes, backend=backend, net_path=net, on_layer=on_layer
+            debug,
+            run_network,
+            network,
+            spikes,
+            backend=backend,
+            net_path=net,
+            on_layer=on_layer,
+            record=probes or None,
         )
     info = summary(network, result)
     info.update({"network": str(net), "input": str(input), "backend": backend})
+    if label_values is not None:
+        from ranvier.deploy.readout import accuracy_summary
+
+        info.update(accuracy_summary(network, result, label_values))
+        info["labels"] = str(labels)
+    if save_membrane is not None:
+        from ranvier.deploy import save_membranes
+
+        _guard(debug, save_membranes, save_membrane, result)
+        info["membrane_file"] = str(save_membrane)
     if save_spikes is not None:
         _guard(debug, write_spikes, save_spikes, result)
         info["spikes_file"] = str(save_spikes)
@@ -150,6 +197,18 @@ def run(
         print(json.dumps(info, indent=2))
         return
     _print_run_table(info)
+
+
+def _parse_layers(text: str, n_layers: int) -> list[int]:
+    """``--record``: comma-separated layer indices (negative from the end); exit 2 if bad."""
+    try:
+        indices = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        _die(f"--record: expected layer indices like '0,2' or '-1', got {text!r}", 2)
+    for i in indices:
+        if not -n_layers <= i < n_layers:
+            _die(f"--record: no layer {i} (the network has {n_layers} layers)", 2)
+    return sorted({i % n_layers for i in indices})
 
 
 @contextmanager
@@ -194,6 +253,15 @@ def _print_run_table(info: dict) -> None:
     out.print(table)
     if "spikes_file" in info:
         out.print(f"spikes written to {info['spikes_file']}", markup=False, highlight=False)
+    if "membrane_file" in info:
+        out.print(f"membrane written to {info['membrane_file']}", markup=False, highlight=False)
+    if "accuracy" in info:
+        out.print(
+            f"accuracy {info['accuracy']:.2%} ({info['correct']}/{info['samples']}), "
+            f"read-out {info['readout']}",
+            markup=False,
+            highlight=False,
+        )
     if "report_dir" in info:
         out.print(
             f"energy {info['energy_j'] * 1e6:.3f} µJ for {info['samples']} sample(s); "
@@ -216,12 +284,13 @@ def inspect(
     Example: ranvier inspect examples/shd_like.net
     """
     from ranvier.convert import read_netx
-    from ranvier.hw_models.limits import loihi2_violations, parameter_ranges
+    from ranvier.hw_models.limits import loihi2_notes, loihi2_violations, parameter_ranges
     from ranvier.hw_models.resources import estimate_resources
 
     network = _guard(debug, read_netx, net)
     rows = parameter_ranges(network)
     violations = loihi2_violations(network)
+    notes = loihi2_notes(network)
     resources = estimate_resources(network).as_dict()
     if as_json:
         print(
@@ -232,24 +301,29 @@ def inspect(
                     "layers": rows,
                     "resources": resources,
                     "violations": violations,
+                    "notes": notes,
                 },
                 indent=2,
             )
         )
     else:
         table = Table(title=escape(f"{net} · {network.n_in} inputs"), title_justify="left")
-        cols = ("layer", "neurons", "synapses", "weight", "exp", "bits", "delay", "vThMant")
-        for col in (*cols, "iDecay", "vDecay", "bias"):
-            table.add_column(col, justify="left" if col == "layer" else "right")
+        cols = ("layer", "type", "neurons", "synapses", "weight", "exp", "bits", "delay")
+        for col in (*cols, "vThMant", "bias", "neuron parameters"):
+            table.add_column(col, justify="left" if col in ("layer", "type") else "right")
 
         def rng(pair: list[int] | None) -> str:
             if pair is None:
                 return "-"
             return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}..{pair[1]}"
 
+        from ranvier.hw_models.limits import SHOWN_PARAMETERS
+
         for r in rows:
+            params = " ".join(f"{k}={rng(r[k])}" for k in SHOWN_PARAMETERS[r["neuron"]])
             table.add_row(
                 r["name"],
+                r["neuron"] + ("" if r["spiking"] else " (read-out)"),
                 str(r["neurons"]),
                 f"{r['synapses']:,}",
                 rng(r["weight"]),
@@ -257,9 +331,8 @@ def inspect(
                 str(r["num_weight_bits"]),
                 rng(r["delay"]),
                 rng(r["vth_mant"]),
-                rng(r["i_decay"]),
-                rng(r["v_decay"]),
                 rng(r["bias_mant"]),
+                params,
             )
         out.print(table)
         per_layer = ", ".join(
@@ -271,6 +344,8 @@ def inspect(
             markup=False,
             highlight=False,
         )
+        for line in notes:
+            out.print(f"note: {line}", markup=False, highlight=False)
         if violations:
             err.print("[bold yellow]Loihi 2 limits violated:[/]")
             for line in violations:

@@ -44,7 +44,7 @@ def set_neuron_field(path, layer: str, key: str, value) -> None:
 
 @pytest.mark.parametrize(
     "key, value, words",
-    [("vThMant", 200_000, ["layer_1", "vThMant", "200000"]), ("iDecay", 0, ["layer_1", "iDecay"])],
+    [("vDecay", 4096, ["layer_1", "vDecay", "4095"]), ("iDecay", 0, ["layer_1", "iDecay"])],
 )
 def test_inspect_limit_violation(small_net, key, value, words):
     set_neuron_field(small_net, "2", key, value)
@@ -79,3 +79,41 @@ def test_inspect_reports_the_loihi2_resource_estimate(example_net):
     assert info["resources"]["cores"] == sum(r["cores"] for r in expected["layers"]) >= 3
     text = runner.invoke(app, ["inspect", str(example_net)]).stdout
     assert f"Loihi 2 estimate: {expected['cores']} cores" in text
+
+
+def test_inspect_adaptive_network_types_and_readout_note(adaptive_net):
+    """ALIF/ADLIF parameters by their names; the non-spiking read-out is a note, not a
+    violation (exit 0), since the chip runs it as a non-spiking neuron program."""
+    info = json.loads(runner.invoke(app, ["inspect", str(adaptive_net), "--json"]).stdout)
+    assert [r["neuron"] for r in info["layers"]] == ["ALIF", "ADLIF", "CUBA"]
+    assert info["layers"][0]["vth_step"] == [40, 40]
+    assert info["layers"][1]["u_decay"] == [400, 2000]
+    assert [r["spiking"] for r in info["layers"]] == [True, True, False]
+    assert info["violations"] == []
+    assert len(info["notes"]) == 1 and "layer_2" in info["notes"][0]
+    text = runner.invoke(app, ["inspect", str(adaptive_net)])
+    assert text.exit_code == 0, text.output
+    assert "CUBA (read-out)" in text.stdout and "u_decay=400..2000" in text.stdout
+
+
+def test_inspect_flags_adaptive_register_overflow(adaptive_net):
+    with h5py.File(adaptive_net, "r+") as f:
+        del f["layer/2/bias"]
+        f["layer/2"].create_dataset("bias", data=[0, 5000, 0, 0])
+    result = runner.invoke(app, ["inspect", str(adaptive_net), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["violations"] == [
+        "layer_1: bias outside the 13-bit mantissa -4096..4095"
+    ]
+
+
+def test_adaptive_limits_from_the_ir():
+    """IR values no file can carry (the reader refuses them) are still flagged."""
+    from ranvier.hw_models.limits import loihi2_violations
+    from ranvier.hw_models.network import AlifNeurons, DenseBlock, DenseSynapse, Network
+
+    neurons = AlifNeurons.create(2, 100, 1 << 17, 0, 0, 0, 0)
+    block = DenseBlock(DenseSynapse(weight=[[2], [4]]), neurons)
+    lines = loihi2_violations(Network(n_in=1, blocks=[block]))
+    assert any("vThStep" in line for line in lines), lines
+    assert any("iDecay" in line for line in lines), lines  # iDecay 0: du = -1
