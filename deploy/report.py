@@ -18,6 +18,7 @@ import numpy as np
 from ranvier.convert.netx_hdf5 import atomic_path
 from ranvier.hw_models import Network, SimResult
 from ranvier.hw_models.energy import CostProfile, energy_breakdown
+from ranvier.hw_models.fixed_point import DECAY_UNITY
 from ranvier.hw_models.metrics import compute_metrics
 
 SCHEMA_VERSION = 1
@@ -69,6 +70,8 @@ def build_report(
                 "synaptic_events_caused": en.events_caused.astype(int).tolist(),
                 "neuron_energy_j": en.neuron_energy_j.tolist(),
                 "delay_histogram": delay_hist.astype(int).tolist(),
+                "neuron": block.neurons.kind,
+                "neuron_parameters": neuron_parameters(block.neurons),
             }
         )
     step_s = profile.step_s
@@ -183,6 +186,35 @@ def load_report(directory: str | os.PathLike) -> dict:
     return report
 
 
+def neuron_parameters(neurons) -> dict[str, list[float]]:
+    """Per-neuron parameters of an adaptive layer in their model units (empty for CUBA).
+
+    ADLIF: the AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md);
+    ALIF: the four decays as fractions per step and ``vth_step / vth_mant``. These are what
+    the seed's appendix plots per layer.
+    """
+    unity = float(DECAY_UNITY)
+    vth = np.maximum(neurons.vth_mant, 1).astype(np.float64)
+    if neurons.kind == "ADLIF":
+        values = {
+            "alpha": 1 - neurons.u_decay / unity,
+            "beta": 1 - neurons.w_decay / unity,
+            "a": neurons.a_mant / unity,
+            "b": neurons.b_mant / vth,
+        }
+    elif neurons.kind == "ALIF":
+        values = {
+            "current_decay": neurons.i_decay / unity,
+            "voltage_decay": neurons.v_decay / unity,
+            "threshold_decay": neurons.theta_decay / unity,
+            "refractory_decay": neurons.ref_decay / unity,
+            "threshold_step": neurons.vth_step / vth,
+        }
+    else:
+        return {}
+    return {key: np.asarray(v, dtype=np.float64).tolist() for key, v in values.items()}
+
+
 def draw_plots(directory: str | os.PathLike, report: dict) -> list[Path]:
     """Raster (sample 0), per-neuron rate histogram, energy by layer/operation, delay histogram."""
     import matplotlib
@@ -249,6 +281,23 @@ def draw_plots(directory: str | os.PathLike, report: dict) -> list[Path]:
     ax.set_title("delay histogram per layer")
     ax.legend()
     save(fig, "delay_histogram.png")
+
+    adaptive = [layer for layer in layers if layer.get("neuron_parameters")]
+    if adaptive:
+        cols = max(len(layer["neuron_parameters"]) for layer in adaptive)
+        fig, axes = plt.subplots(
+            len(adaptive), cols, figsize=(2.6 * cols, 2.2 * len(adaptive)), squeeze=False
+        )
+        for row, layer in zip(axes, adaptive, strict=True):
+            for ax in row[len(layer["neuron_parameters"]) :]:
+                ax.axis("off")
+            for ax, (key, values) in zip(row, layer["neuron_parameters"].items(), strict=False):
+                ax.hist(values, bins=20, color="tab:blue")
+                ax.set_title(f"{layer['name']} ({layer['neuron']}): {key}", fontsize=8)
+                ax.tick_params(labelsize=7)
+        fig.suptitle("per-neuron parameters of adaptive layers")
+        fig.tight_layout()
+        save(fig, "neuron_parameters.png")
     return written
 
 

@@ -157,3 +157,25 @@ def test_report_of_a_missing_directory_is_one_line(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and "nope" in result.stderr
+
+
+def test_report_adaptive_layers_carry_their_parameters(adaptive_net, tmp_path):
+    """ADLIF/ALIF layers: per-neuron parameters in model units and their histogram plot."""
+    rng = np.random.default_rng(3)
+    xp = tmp_path / "x.npy"
+    np.save(xp, (rng.random((2, 6, 30)) < 0.3).astype(np.uint8))
+    out = tmp_path / "rep"
+    result = runner.invoke(app, ["run", str(adaptive_net), "-i", str(xp), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    rep = json.loads((out / "report.json").read_text())
+    alif, adlif, readout = rep["layers"]
+    assert (alif["neuron"], adlif["neuron"], readout["neuron"]) == ("ALIF", "ADLIF", "CUBA")
+    assert readout["neuron_parameters"] == {}
+    np.testing.assert_allclose(
+        adlif["neuron_parameters"]["alpha"], 1 - np.array([800, 400, 1600, 2000]) / 4096
+    )
+    np.testing.assert_allclose(
+        adlif["neuron_parameters"]["b"], np.array([60, 20, 150, 0]) / [60, 80, 100, 70]
+    )
+    np.testing.assert_allclose(alif["neuron_parameters"]["threshold_step"], [40 / 150] * 5)
+    assert (out / "neuron_parameters.png").stat().st_size > 0
