@@ -44,8 +44,6 @@ lava backend relies on that to reuse one runtime for many samples.
 
 from __future__ import annotations
 
-import typing as ty
-
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
@@ -107,18 +105,18 @@ class AdLIFPlus(AbstractProcess):
         self,
         *,
         shape: tuple[int, ...],
-        u_decay: ty.Union[int, np.ndarray] = 0,
-        w_decay: ty.Union[int, np.ndarray] = 0,
-        a_mant: ty.Union[int, np.ndarray] = 0,
-        b_mant: ty.Union[int, np.ndarray] = 0,
-        vth_mant: ty.Union[int, np.ndarray] = 1 << 17,
-        bias_mant: ty.Union[int, np.ndarray] = 0,
-        bias_exp: ty.Union[int, np.ndarray] = 0,
-        u: ty.Union[int, np.ndarray] = 0,
-        w: ty.Union[int, np.ndarray] = 0,
-        s: ty.Union[int, np.ndarray] = 0,
-        name: ty.Optional[str] = None,
-        log_config: ty.Optional[LogConfig] = None,
+        u_decay: int | np.ndarray = 0,
+        w_decay: int | np.ndarray = 0,
+        a_mant: int | np.ndarray = 0,
+        b_mant: int | np.ndarray = 0,
+        vth_mant: int | np.ndarray = 1 << 17,
+        bias_mant: int | np.ndarray = 0,
+        bias_exp: int | np.ndarray = 0,
+        u: int | np.ndarray = 0,
+        w: int | np.ndarray = 0,
+        s: int | np.ndarray = 0,
+        name: str | None = None,
+        log_config: LogConfig | None = None,
     ) -> None:
         shape = tuple(int(d) for d in np.atleast_1d(shape))
         params = {

@@ -164,9 +164,16 @@ def _import_lava() -> types.SimpleNamespace:
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.dense.process import DelayDense, Dense
+        from lava.proc.io.sink import Read as VarReader
         from lava.proc.io.sink import RingBuffer as SinkRingBuffer
         from lava.proc.io.source import RingBuffer as SourceRingBuffer
         from lava.proc.lif.process import LIF
+
+        try:
+            from lava.proc.atrlif import process as atrlif_module
+        except ImportError:  # pragma: no cover - lava-nc without ATRLIF (before 0.9)
+            atrlif_module = None
+        from . import lava_adlif
     finally:
         mp.set_start_method = orig_set
     if platform.system() != "Windows" and mp.get_start_method(allow_none=True) != "fork":
@@ -178,6 +185,7 @@ def _import_lava() -> types.SimpleNamespace:
         )
         mp.set_start_method("fork", force=True)
     _LAVA = types.SimpleNamespace(
+        netx_hdf5=netx_hdf5,
         Network=netx_hdf5.Network,
         NetxDense=netx_blocks.Dense,
         NetxInput=netx_blocks.Input,
@@ -186,10 +194,189 @@ def _import_lava() -> types.SimpleNamespace:
         Dense=Dense,
         DelayDense=DelayDense,
         LIF=LIF,
+        ATRLIF=getattr(atrlif_module, "ATRLIF", None),
+        AdLIFPlus=lava_adlif.AdLIFPlus,
         Source=SourceRingBuffer,
         Sink=SinkRingBuffer,
+        VarReader=VarReader,
     )
     return _LAVA
+
+
+# --------------------------------------------------------------------------
+# neuron types netx 0.6.0 does not know: ALIF (lava-nc ATRLIF) and ADLIF (AdLIFPlus)
+# --------------------------------------------------------------------------
+def _neuron_where(neuron_config) -> str:
+    """'layer/<i>/neuron' for error messages (the h5py group netx's NetDict wraps)."""
+    handle = getattr(neuron_config, "f", None)
+    name = getattr(handle, "name", None)
+    return name.strip("/") if name else "neuron"
+
+
+def _raw_field(neuron_config, key: str) -> np.ndarray:
+    """One neuron field as a flat numeric array, read from the h5py group itself.
+
+    netx's NetDict hands back ``f[key][()]`` (a numpy scalar or array) only for its
+    ``array_keys`` (iDecay, vDecay, vThMant, refDelay, ...); any other key (thDecay,
+    refDecay, vThStep, uDecay, ...) comes back as another NetDict wrapping the dataset
+    (lava/lib/dl/netx/utils.py:61-75), so every field is read from ``neuron_config.f``.
+    """
+    where = _neuron_where(neuron_config)
+    handle = getattr(neuron_config, "f", None)
+    if handle is None or key not in handle:
+        raise ValueError(f"{where}/{key}: missing")
+    arr = np.asarray(handle[key][()]).reshape(-1)
+    if arr.size == 0 or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{where}/{key}: expected a number or one number per neuron")
+    if arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+        raise ValueError(f"{where}/{key}: must hold integers")
+    return arr.astype(np.int64)
+
+
+def _int_param(arr) -> int | np.ndarray:
+    """A parameter lava keeps as the raw constructor object (``LavaPyType(int, ...)``, e.g.
+    LIF's vth/du/dv, py_builder.py:403-404): a Python int when the layer shares one value
+    (int64 arithmetic inside lava, no float or unsigned surprises), else an int64 array."""
+    arr = np.asarray(arr, dtype=np.int64).reshape(-1)
+    return int(arr[0]) if arr.size == 1 or np.all(arr == arr[0]) else arr
+
+
+def _fraction(arr) -> float | np.ndarray:
+    """An ATRLIF decay: the fraction ``k / 4096`` as float (exact in binary). ATRLIF multiplies
+    it back by 4096 (atrlif/models.py:144,175,188,199); a Python int there would turn
+    ``self.i * (4096 - decay)`` (models.py:149) into an int32 product that wraps."""
+    arr = np.asarray(arr, dtype=np.int64).reshape(-1)
+    if arr.size == 1 or np.all(arr == arr[0]):
+        return float(arr[0]) / 4096.0
+    return arr.astype(np.float64) / 4096.0
+
+
+def _check_unary(neuron_config) -> None:
+    handle = getattr(neuron_config, "f", None)
+    if handle is not None and "messageBits" in handle:
+        if np.any(_raw_field(neuron_config, "messageBits") != 0):
+            raise ValueError(
+                f"{_neuron_where(neuron_config)}/messageBits: graded spikes are not supported"
+            )
+
+
+def _alif_params(lava, neuron_config) -> dict:
+    """SLAYER's ALIF fields -> lava-nc's ATRLIF (docs/neurons_research.md, sections 1 and 4)."""
+    where = _neuron_where(neuron_config)
+    if lava.ATRLIF is None:  # pragma: no cover - depends on the lava-nc version
+        raise ValueError(f"{where}: ALIF needs lava-nc's ATRLIF (lava-nc >= 0.9)")
+    _check_unary(neuron_config)
+    step = _raw_field(neuron_config, "vThStep")
+    if np.unique(step).size > 1:
+        # A per-neuron theta_step crashes ATRLIF's post_spike (atrlif/models.py:245: theta
+        # indexed by the spike mask plus the full-length step array).
+        parts = where.split("/")
+        layer = f"layer {parts[1]}" if len(parts) > 2 and parts[0] == "layer" else where
+        raise ValueError(
+            f"lava's ATRLIF needs one vThStep per layer: {layer} has {np.unique(step).size} values"
+        )
+    return {
+        "neuron_proc": lava.ATRLIF,
+        "bias_key": "bias_mant",
+        # ds_offset = 1 is added back to delta_i * 4096 (atrlif/models.py:120,144), as netx
+        # does for LIF with du = iDecay - 1 (netx/hdf5.py get_neuron_params).
+        "delta_i": _fraction(_raw_field(neuron_config, "iDecay") - 1),
+        "delta_v": _fraction(_raw_field(neuron_config, "vDecay")),
+        "delta_theta": _fraction(_raw_field(neuron_config, "thDecay")),
+        "delta_r": _fraction(_raw_field(neuron_config, "refDecay")),
+        "theta_0": _int_param(_raw_field(neuron_config, "vThMant")),
+        "theta_step": int(step[0]),
+        "bias_exp": 6,
+        "num_message_bits": 0,
+    }
+
+
+def _adlif_params(lava, neuron_config) -> dict:
+    """ranvier's ADLIF fields -> :class:`ranvier.deploy.lava_adlif.AdLIFPlus`."""
+    _check_unary(neuron_config)
+    fields = {
+        "u_decay": "uDecay",
+        "w_decay": "wDecay",
+        "a_mant": "aMant",
+        "b_mant": "bMant",
+        "vth_mant": "vThMant",
+    }
+    params = {name: _raw_field(neuron_config, key) for name, key in fields.items()}
+    return {
+        "neuron_proc": lava.AdLIFPlus,
+        "bias_key": "bias_mant",
+        **params,
+        "bias_exp": 6,
+        "num_message_bits": 0,
+    }
+
+
+class _NetxAdaptiveNeurons:
+    """Context manager: teach netx's ``Network`` the ALIF and ADLIF neuron types.
+
+    ``Network.create_dense`` asks ``Network.get_neuron_params(neuron_config, ...)`` (a
+    staticmethod, lava/lib/dl/netx/hdf5.py:111-205, called at hdf5.py:358) which process to
+    build and with which keyword arguments; netx then builds the Dense/DelayDense synapse, its
+    weights (``optimize_weight_bits``) and delays exactly as for CUBA, and hands the layer bias
+    to the neuron under ``bias_key``. This wrapper answers 'ALIF' and 'ADLIF' and delegates
+    every other type to the original; for CUBA/LOIHI it replaces the numbers netx read
+    (vth, du = iDecay - 1, dv) by Python ints (or int64 arrays for per-neuron values), so a
+    float-typed or unsigned dataset behaves like the integers it holds. Only used under
+    ``_LOCK``; the original staticmethod is always restored.
+    """
+
+    def __init__(self, lava):
+        self.lava = lava
+        self.network = lava.netx_hdf5.Network
+        self.original = None
+
+    def __enter__(self):
+        lava, network = self.lava, self.network
+        self.original = network.__dict__["get_neuron_params"]
+        original = self.original.__func__
+
+        def get_neuron_params(neuron_config, input=False, reset_interval=None, **kwargs):
+            kind = neuron_config["type"]
+            if kind in ("ALIF", "ADLIF"):
+                if reset_interval is not None:
+                    raise ValueError(f"{kind}: netx's reset_interval is not supported")
+                if kind == "ALIF":
+                    return _alif_params(lava, neuron_config)
+                return _adlif_params(lava, neuron_config)
+            params = original(neuron_config, input=input, reset_interval=reset_interval, **kwargs)
+            if kind in ("CUBA", "LOIHI") and isinstance(params, dict):
+                if hasattr(neuron_config, "f"):
+                    params["vth"] = _int_param(_raw_field(neuron_config, "vThMant"))
+                    params["du"] = _int_param(_raw_field(neuron_config, "iDecay") - 1)
+                    params["dv"] = _int_param(_raw_field(neuron_config, "vDecay"))
+            return params
+
+        network.get_neuron_params = staticmethod(get_neuron_params)
+        return self
+
+    def __exit__(self, *exc):
+        self.network.get_neuron_params = self.original
+        return False
+
+
+def fixed_pt_run_cfg(processes: Sequence = ()):
+    """``Loihi2SimCfg(select_tag='fixed_pt')`` that maps each AdLIFPlus in ``processes`` to
+    ``PyAdLIFPlusModelFixed`` directly.
+
+    Without the entry lava's compiler would look for the model by executing every ``.py``
+    file of the Process's folder and package (compiler_graphs.py:795-900), i.e. all of
+    ``deploy/`` as stand-alone modules, on every build. The compiler tests the *instance*
+    (``proc in exception_proc_model_map``, compiler_graphs.py:1031-1033) while
+    ``RunConfig.select`` tests the class (run_configs.py:208), so both keys are given.
+    """
+    lava = _import_lava()
+    from .lava_adlif import PyAdLIFPlusModelFixed
+
+    exceptions: dict = {lava.AdLIFPlus: PyAdLIFPlusModelFixed}
+    for proc in processes:
+        if type(proc) is lava.AdLIFPlus:
+            exceptions[proc] = PyAdLIFPlusModelFixed
+    return lava.Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=exceptions)
 
 
 # --------------------------------------------------------------------------
@@ -229,9 +416,17 @@ def _as_spike_array(spikes) -> tuple[np.ndarray, bool]:
 class _Built:
     """One netx network wired to a source and per-layer sinks."""
 
-    def __init__(self, lava, net_path: str, data: np.ndarray, buffer: int):
+    def __init__(
+        self,
+        lava,
+        net_path: str,
+        data: np.ndarray,
+        buffer: int,
+        membrane_layers: Sequence[int] | None = None,
+    ):
         self.lava = lava
-        self.net = lava.Network(net_config=net_path)
+        with _NetxAdaptiveNeurons(lava):
+            self.net = lava.Network(net_config=net_path)
         # netx's NetDict opens the file with h5py and never closes it; every
         # parameter has been copied into the processes by now, so close it
         # (otherwise each call leaks a handle and the path cannot be
@@ -267,15 +462,42 @@ class _Built:
             sink = lava.Sink(shape=tuple(layer.out.shape), buffer=buffer)
             layer.out.connect(sink.a_in)
             self.sinks.append(sink)
-        self.cfg = lava.Loihi2SimCfg(select_tag="fixed_pt")
+        # Membrane probes: lava's own Var reader (lava/proc/io/sink.py:73-137, fixed_pt model
+        # PyReadFixed, int32). It reads the Var through a RefPort in the post-management phase
+        # of every step, i.e. after the neuron's run_spk of that step (spike, reset) has run,
+        # into column ``counter % buffer``; counter counts the steps from 0, the same column
+        # as the sinks' ``(time_step - 1) % buffer``.
+        self.probed = _layer_indices(membrane_layers, len(self.layers))
+        self.probes: dict[int, object] = {}
+        for index in self.probed:
+            reader = lava.VarReader(buffer=buffer)
+            reader.connect_var(self._membrane_var(index))
+            self.probes[index] = reader
+        self.cfg = fixed_pt_run_cfg([getattr(layer, "neuron", None) for layer in self.layers])
         self.started = False
 
     def layer_sizes(self) -> list[int]:
         return [int(np.prod(layer.out.shape)) for layer in self.layers]
 
+    def _membrane_var(self, index: int):
+        """The Var holding layer ``index``'s membrane: v (LIF, ATRLIF) or u (AdLIFPlus)."""
+        lava = self.lava
+        neuron = getattr(self.layers[index], "neuron", None)
+        if type(neuron) in (lava.LIF, lava.ATRLIF):
+            return neuron.v
+        if type(neuron) is lava.AdLIFPlus:
+            return neuron.u
+        raise ValueError(
+            f"layer {index}: cannot probe the membrane of a {type(neuron).__name__} neuron"
+        )
+
     def state_vars(self):
         """Vars to zero between samples, or None if the network contains a
-        process whose full state is not known to be (a_buff, u, v)."""
+        process whose full state is not known to be zero-initialised and held
+        in these Vars: (a_buff, u, v) for LIF, (a_buff, u, w, s) for AdLIFPlus
+        (lava_adlif.py keeps nothing else). ATRLIF is not eligible: its theta
+        starts at theta_0 and is overwritten on its first step only
+        (atrlif/models.py:229-232, 260-261), so it gets a fresh network."""
         lava = self.lava
         out = []
         for layer in self.layers:
@@ -285,9 +507,12 @@ class _Built:
             neu = getattr(layer, "neuron", None)
             if type(syn) not in (lava.Dense, lava.DelayDense):
                 return None
-            if type(neu) is not lava.LIF:
+            if type(neu) is lava.LIF:
+                out += [syn.a_buff, neu.u, neu.v]
+            elif type(neu) is lava.AdLIFPlus:
+                out += [syn.a_buff, neu.u, neu.w, neu.s]
+            else:
                 return None
-            out += [syn.a_buff, neu.u, neu.v]
         return out
 
     def run(self, steps: int, timeout: float | None = None) -> None:
@@ -319,6 +544,20 @@ class _Built:
                 )
             outs.append(data.astype(np.uint8))
         return outs
+
+    def read_membranes(self, num_steps: int) -> dict[int, np.ndarray]:
+        """Probe contents as (C_l, num_steps) int64 arrays, by layer index."""
+        out = {}
+        for index, reader in self.probes.items():
+            data = np.asarray(reader.data.get())
+            data = data.reshape(-1, data.shape[-1])
+            if data.shape[-1] != num_steps:
+                raise RuntimeError("membrane probe buffer length mismatch")
+            values = data.astype(np.int64)
+            if np.any(values != data):
+                raise RuntimeError(f"layer {index}: non-integral membrane values")
+            out[index] = values
+        return out
 
     def close(self) -> None:
         _shutdown(self.net)
@@ -460,11 +699,15 @@ def run_lava(
     *,
     reuse: bool | None = None,
     timeout: float | None = None,
-) -> list[np.ndarray]:
+    membrane_layers: Sequence[int] | None = None,
+) -> list[np.ndarray] | tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Run a netx HDF5 file under lava-dl netx + lava-nc
     ``Loihi2SimCfg(select_tag='fixed_pt')``, fed by
     ``lava.proc.io.source.RingBuffer`` and read by
     ``lava.proc.io.sink.RingBuffer`` on EVERY layer.
+
+    Dense layers may use CUBA/LOIHI (lava-nc ``LIF``), ALIF (lava-nc ``ATRLIF``)
+    or ADLIF (:class:`ranvier.deploy.lava_adlif.AdLIFPlus`) neurons.
 
     spikes: (C, T) or (N, C, T) non-negative ints.  Returns one array per netx
     layer (``net.layers``), each (N, C_l, T) uint8 ((C_l, T) when the input
@@ -475,9 +718,17 @@ def run_lava(
     Every sample starts from a zero-state network.  ``reuse``: None (auto)
     shares one runtime between samples when that is exact and cheaper;
     False forces a fresh network per sample; True requests sharing whenever
-    the network is eligible (plain dense + LIF layers).  ``timeout``: optional
-    wall-clock limit in seconds for each lava run (one sample); a dead lava
-    worker or an overrun raises instead of hanging, and the runtime is torn down.
+    the network is eligible (dense + LIF or AdLIFPlus layers).  ``timeout``:
+    optional wall-clock limit in seconds for each lava run (one sample); a dead
+    lava worker or an overrun raises instead of hanging, and the runtime is torn
+    down.
+
+    ``membrane_layers``: layer indices (negative ones count from the end) whose
+    membrane state is probed every step.  When given (even empty), the return
+    value is ``(spikes, membranes)`` with ``membranes[i]`` an int64 array shaped
+    like layer i's spikes: column t holds the state at the END of the step whose
+    spikes are in column t -- ``v`` after the reset of neurons that spiked (LIF),
+    ``v`` (ATRLIF), ``u`` (AdLIFPlus; its reset happens in the next step).
     """
     path = os.fspath(net_path)
     if not os.path.isfile(path):
@@ -490,16 +741,33 @@ def run_lava(
         mark = _registry_mark()
         try:
             if n_samples == 0:
-                built = _Built(lava, path, np.zeros((arr.shape[1], 1), np.int32), 1)
-                sizes = built.layer_sizes()
+                built = _Built(
+                    lava, path, np.zeros((arr.shape[1], 1), np.int32), 1, membrane_layers
+                )
+                built.close()
+                sizes, probed = built.layer_sizes(), built.probed
                 outs = [np.zeros((0, c, num_steps), np.uint8) for c in sizes]
+                mems = {i: np.zeros((0, sizes[i], num_steps), np.int64) for i in probed}
             else:
-                outs = _run_samples(lava, path, arr, reuse, timeout)
+                outs, mems = _run_samples(lava, path, arr, reuse, timeout, membrane_layers)
         finally:
             _registry_prune(mark)
     if squeeze:
         outs = [o[0] for o in outs]
-    return outs
+        mems = {i: m[0] for i, m in mems.items()}
+    if membrane_layers is None:
+        return outs
+    return outs, mems
+
+
+def _layer_indices(indices: Sequence[int] | None, n_layers: int) -> list[int]:
+    """Normalise layer indices (negative from the end), sorted, without repeats."""
+    out = set()
+    for i in indices or ():
+        if not -n_layers <= int(i) < n_layers:
+            raise ValueError(f"no layer {i} to probe: the network has {n_layers} layers")
+        out.add(int(i) % n_layers)
+    return sorted(out)
 
 
 def _registry_mark() -> tuple[int, int]:
@@ -523,10 +791,17 @@ def _registry_prune(mark: tuple[int, int]) -> None:
 
 
 def _run_samples(
-    lava, path: str, arr: np.ndarray, reuse: bool | None, timeout: float | None
-) -> list[np.ndarray]:
+    lava,
+    path: str,
+    arr: np.ndarray,
+    reuse: bool | None,
+    timeout: float | None,
+    membrane_layers: Sequence[int] | None = None,
+) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     n_samples, _, num_steps = arr.shape
     results: list[list[np.ndarray]] = []  # per sample, per layer
+    membranes: list[dict[int, np.ndarray]] = []  # per sample, by layer
+    probed: list[int] = []
     i = 0
     while i < n_samples:
         group = 1 if reuse is False else min(n_samples - i, _MAX_SAMPLES_PER_RUNTIME)
@@ -534,7 +809,8 @@ def _run_samples(
         # The samples of the group back to back on the source's time axis;
         # sample k occupies lava steps k*T+1 .. (k+1)*T.
         data = np.concatenate(list(chunk), axis=1) if group > 1 else chunk[0]
-        built = _Built(lava, path, data, num_steps)
+        built = _Built(lava, path, data, num_steps, membrane_layers)
+        probed = built.probed
         try:
             state = built.state_vars()
             share = group > 1 and state is not None
@@ -548,10 +824,13 @@ def _run_samples(
                         var.set(np.zeros(var.shape, dtype=np.int32))
                 built.run(num_steps, timeout)
                 results.append(built.read(num_steps))
+                membranes.append(built.read_membranes(num_steps))
         finally:
             built.close()
         if group > 1 and not share:
             reuse = False  # not eligible / not worth it: fresh per sample
         i += n_run
     n_layers = len(results[0])
-    return [np.stack([r[j] for r in results]) for j in range(n_layers)]
+    outs = [np.stack([r[j] for r in results]) for j in range(n_layers)]
+    mems = {j: np.stack([m[j] for m in membranes]) for j in probed}
+    return outs, mems
