@@ -237,6 +237,19 @@ def shd_like_spec(
     return spec, x
 
 
+def _case_input(rng: np.random.Generator, regime: str) -> np.ndarray:
+    """Input spikes whose size, length and density let the regime's effect happen in the run."""
+    if regime == "huge":
+        n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
+    elif regime in ("wrap", "saturate"):
+        n_in, t_steps = int(rng.integers(64, 200)), int(rng.integers(40, 81))
+        density = float(rng.choice([0.5, 0.8]))
+    else:
+        n_in, t_steps = int(rng.integers(1, 33)), int(rng.integers(8, 49))
+        density = float(rng.choice([0.05, 0.2, 0.5]))
+    return random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
+
+
 def random_case(
     rng: np.random.Generator,
     regime: str,
@@ -253,15 +266,8 @@ def random_case(
     """
     if neuron != "CUBA":
         return random_adaptive_case(rng, neuron, regime, delay_layout)
-    if regime == "huge":
-        n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
-    elif regime in ("wrap", "saturate"):
-        n_in, t_steps = int(rng.integers(64, 200)), int(rng.integers(40, 81))
-        density = float(rng.choice([0.5, 0.8]))
-    else:
-        n_in, t_steps = int(rng.integers(1, 33)), int(rng.integers(8, 49))
-        density = float(rng.choice([0.05, 0.2, 0.5]))
-    x = random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
+    x = _case_input(rng, regime)
+    n_in = x.shape[1]
     spec = random_spec(rng, n_in=n_in, regime=regime, delay_layout=delay_layout, calibrate=x)
     return spec, x
 
@@ -436,14 +442,6 @@ def random_adaptive_case(
     """An ALIF or ADLIF network and its input for the equivalence sweep (as :func:`random_case`)."""
     if regime not in ADAPTIVE_REGIMES:
         raise ValueError(f"unknown regime {regime!r} ({', '.join(ADAPTIVE_REGIMES)})")
-    if regime == "huge":
-        n_in, t_steps, density = int(rng.integers(1100, 1400)), int(rng.integers(8, 41)), 0.5
-    elif regime in ("wrap", "saturate"):
-        n_in, t_steps = int(rng.integers(64, 200)), int(rng.integers(40, 81))
-        density = float(rng.choice([0.5, 0.8]))
-    else:
-        n_in, t_steps = int(rng.integers(1, 33)), int(rng.integers(8, 49))
-        density = float(rng.choice([0.05, 0.2, 0.5]))
-    x = random_spikes(rng, n_in, t_steps, density, samples=int(rng.integers(1, 4)))
+    x = _case_input(rng, regime)
     spec = random_adaptive_spec(rng, kind, x, regime=regime, delay_layout=delay_layout)
     return spec, x

@@ -35,6 +35,14 @@ def _per_neuron(value: np.ndarray | int, n: int, name: str) -> np.ndarray:
     return arr.copy()
 
 
+def _check_ranges(params) -> None:
+    """ValueError unless every ``(name, value, hi)`` value lies within ``0..hi``."""
+    for name, value, hi in params:
+        arr = np.asarray(value)
+        if arr.size and (arr.min() < 0 or arr.max() > hi):
+            raise ValueError(f"{name} must be within 0..{hi}")
+
+
 @dataclass
 class CubaNeurons:
     """Current-based LIF neurons in Loihi fixed point (lava-nc PyLifModelBitAcc).
@@ -76,10 +84,7 @@ class CubaNeurons:
         Decays are effective constants out of 4096 and must lie in 0..4096 (the simulator's
         bounds and lava's arithmetic assume a factor in [0, 1]).
         """
-        for name, value in (("i_decay", i_decay), ("v_decay", v_decay)):
-            arr = np.asarray(value)
-            if arr.size and (arr.min() < 0 or arr.max() > DECAY_UNITY):
-                raise ValueError(f"{name} must be within 0..{DECAY_UNITY}")
+        _check_ranges((("i_decay", i_decay, DECAY_UNITY), ("v_decay", v_decay, DECAY_UNITY)))
         return cls(
             n=n,
             vth_mant=_per_neuron(vth_mant, n, "vth_mant"),
@@ -306,16 +311,15 @@ class AdlifNeurons:
         bias_exp: np.ndarray | int = NETX_BIAS_EXP,
     ) -> AdlifNeurons:
         """Build a group, broadcasting scalars; checks the ranges of docs/neurons.md."""
-        for name, value, hi in (
-            ("u_decay", u_decay, DECAY_UNITY),
-            ("w_decay", w_decay, DECAY_UNITY),
-            ("a_mant", a_mant, DECAY_UNITY),
-            ("b_mant", b_mant, VTH_MANT_MAX),
-            ("vth_mant", vth_mant, NON_SPIKING_VTH_MANT),
-        ):
-            arr = np.asarray(value)
-            if arr.size and (arr.min() < 0 or arr.max() > hi):
-                raise ValueError(f"{name} must be within 0..{hi}")
+        _check_ranges(
+            (
+                ("u_decay", u_decay, DECAY_UNITY),
+                ("w_decay", w_decay, DECAY_UNITY),
+                ("a_mant", a_mant, DECAY_UNITY),
+                ("b_mant", b_mant, VTH_MANT_MAX),
+                ("vth_mant", vth_mant, NON_SPIKING_VTH_MANT),
+            )
+        )
         return cls(
             n=n,
             u_decay=_per_neuron(u_decay, n, "u_decay"),
