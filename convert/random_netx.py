@@ -354,8 +354,9 @@ def random_adaptive_spec(
 
     Weight styles, delay layouts and the input layer vary as in :func:`random_spec`; every
     parameter is per neuron half the time. Thresholds are set by bisection on the simulator
-    so each layer fires at a random rate in 2..30% on ``x`` (ALIF's ``saturate`` and ``huge``
-    put them near the top of the range instead, so v pins before spiking). With ``readout``
+    so each layer fires at a random rate in 2..30% on ``x`` (ALIF's ``saturate`` and ``huge``,
+    and half of ADLIF's ``saturate`` put them near the top of the range instead, so v pins,
+    or w integrates to its bound, before any spike). With ``readout``
     (default: a quarter of the cases) a non-spiking memoryless CUBA read-out layer follows
     and the file declares the ``membrane_sum`` read-out.
     """
@@ -402,7 +403,8 @@ def random_adaptive_spec(
             block = read_netx(path).blocks[-1]
         a_in = synaptic_input(block.synapse, (np.asarray(current) != 0).astype(np.uint8))
         jitter = rng.uniform(0.7, 1.3, n) if rng.random() < 0.5 else np.ones(n)
-        if regime in ("saturate", "huge") and kind == "ALIF":
+        pin = kind == "ALIF" or (regime == "saturate" and rng.random() < 0.5)
+        if regime in ("saturate", "huge") and pin:
             base = int(rng.integers(VTH_MANT_MAX - 2048, VTH_MANT_MAX))
             jitter = np.ones(n)
         else:

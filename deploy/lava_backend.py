@@ -6,20 +6,61 @@ with ``lava.proc.io.source.RingBuffer``, attaches a
 ``lava.proc.io.sink.RingBuffer`` to the output port of *every* netx layer
 (``net.layers``) and runs everything under
 ``Loihi2SimCfg(select_tag='fixed_pt')`` (i.e. ``PyLifModelBitAcc``,
-``PyDenseModelBitAcc`` / ``PyDelayDenseModelBitAcc``).
+``PyDenseModelBitAcc`` / ``PyDelayDenseModelBitAcc``, ``PyATRLIFModelFixed``,
+``PyAdLIFPlusModelFixed``).
 
 It is importable without lava: the only module-level imports are numpy and the
-standard library; lava is imported lazily inside :func:`run_lava`.
+standard library; lava (and deploy/lava_adlif.py, which imports lava) is
+imported lazily inside :func:`run_lava`.
 
 Public API
 ----------
 ``lava_available() -> bool``
     Cheap check (``importlib.util.find_spec``, nothing is imported) that
     lava-nc, lava-dl's netx and h5py are installed.
-``run_lava(net_path, spikes, *, reuse=None, timeout=None) -> list[np.ndarray]``
+``run_lava(net_path, spikes, *, reuse=None, timeout=None, membrane_layers=None)``
     ``spikes`` is ``(C, T)`` or ``(N, C, T)`` of non-negative ints.  Returns
     one ``uint8`` array per netx layer, ``(N, C_l, T)`` (or ``(C_l, T)`` for
     2-D input).  Every sample sees a network whose state starts at zero.
+    With ``membrane_layers`` (layer indices, negative from the end) it returns
+    ``(spikes, membranes)``, ``membranes[i]`` int64 shaped like layer i's spikes.
+``fixed_pt_run_cfg(processes=()) -> Loihi2SimCfg``
+    The run configuration used here (fixed_pt, AdLIFPlus mapped to its model).
+
+Neuron types
+------------
+netx 0.6.0 knows CUBA/LOIHI (lava-nc ``LIF``), SDNN and RF only.  While netx
+builds the network, ``Network.get_neuron_params`` (the staticmethod
+``create_dense`` calls, netx/hdf5.py:358) is replaced under the module lock by
+a wrapper (:class:`_NetxAdaptiveNeurons`) that also answers
+
+* ``ALIF`` (SLAYER's fields) with lava-nc's own ``ATRLIF``:
+  ``delta_i = (iDecay - 1)/4096``, ``delta_v = vDecay/4096``,
+  ``delta_theta = thDecay/4096``, ``delta_r = refDecay/4096`` (floats: an int
+  would make ATRLIF's product int32), ``theta_0 = vThMant``,
+  ``theta_step = vThStep`` (one value per layer: a per-neuron theta_step
+  crashes ATRLIF's post_spike, atrlif/models.py:245, so such a file raises
+  ValueError), bias as ``bias_mant`` with ``bias_exp = 6``;
+* ``ADLIF`` with :class:`ranvier.deploy.lava_adlif.AdLIFPlus` (uDecay, wDecay,
+  aMant, bMant, vThMant; bias as for ALIF).
+
+netx then builds the synapses, weights (its ``optimize_weight_bits``) and
+delays exactly as for CUBA.  For CUBA the wrapper keeps netx's dict but turns
+vth/du/dv into Python ints (int64 arrays when per neuron): a float-typed
+``vThMant`` dataset otherwise crashes ``PyLifModelBitAcc.scale_threshold``
+(``np.left_shift`` on a float, lif/models.py:273).
+
+Membrane probes
+---------------
+Each probed layer gets lava's own ``lava.proc.io.sink.Read`` (fixed_pt model
+``PyReadFixed``, int32) connected to the neuron's Var -- ``v`` for LIF and
+ATRLIF, ``u`` for AdLIFPlus.  It reads through a RefPort in the
+post-management phase of every step, after that step's ``run_spk`` (and LIF's
+reset), into column ``counter % T`` -- the same column as the spike sinks.
+Checked by hand: 1 input, 1 neuron, weight 200, iDecay = vDecay = 4096,
+vThMant = 2**17: an input spike in column t gives v = 200 << 6 = 12800 in
+column t + 1 and 0 elsewhere; a spiking neuron reads 0 (after reset) in its
+spike column (tests/equivalence/test_adaptive_equivalence.py).
 
 Time alignment (verified with hand-made files, see below)
 --------------------------------------------------------
@@ -48,12 +89,14 @@ the synapse does ``s_in.astype(bool)``: any positive value counts as one spike.
 Reuse across samples
 --------------------
 Build + compile + runtime init + stop costs ~0.5-0.9 s per network.  When every
-netx layer is a plain ``Dense``/``DelayDense`` synapse feeding a ``LIF``
-neuron (the CUBA dense case), one runtime serves all samples of a call: the
+netx layer is a plain ``Dense``/``DelayDense`` synapse feeding a ``LIF`` or an
+``AdLIFPlus`` neuron, one runtime serves all samples of a call: the
 source holds all samples back to back (``(C, N*T)``), each sample runs exactly
 ``T`` steps, and between samples the only state variables of those models --
-``a_buff`` of the synapse, ``u`` and ``v`` of the neuron -- are zeroed with
-``Var.set``.  Channels are empty at step boundaries under the Loihi protocol
+``a_buff`` of the synapse, ``u`` and ``v`` of LIF, ``u``, ``w`` and ``s`` of
+AdLIFPlus -- are zeroed with ``Var.set``.  ATRLIF layers always get a fresh
+network per sample (its theta starts at theta_0 and is overwritten on its
+first step only).  Channels are empty at step boundaries under the Loihi protocol
 and every other model attribute is static, so this is equivalent to a fresh
 network (checked sample-by-sample against ``reuse=False``).  ``Var.set`` moves
 one element per message (~40 us each), so when zeroing would cost more than
@@ -95,7 +138,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["lava_available", "run_lava"]
+__all__ = ["fixed_pt_run_cfg", "lava_available", "run_lava"]
 
 # ~cost of one element through Var.set / Var.get (measured 34-42 us) and of a
 # fresh build + compile + runtime init + stop (measured 0.5-0.9 s, 2-core host).
@@ -273,7 +316,8 @@ def _alif_params(lava, neuron_config) -> dict:
         parts = where.split("/")
         layer = f"layer {parts[1]}" if len(parts) > 2 and parts[0] == "layer" else where
         raise ValueError(
-            f"lava's ATRLIF needs one vThStep per layer: {layer} has {np.unique(step).size} values"
+            f"lava's ATRLIF needs one vThStep per layer: {layer} has "
+            f"{np.unique(step).size} values ({where}/vThStep)"
         )
     return {
         "neuron_proc": lava.ATRLIF,
