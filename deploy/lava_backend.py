@@ -137,6 +137,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from ranvier.hw_models.simulator import layer_indices
 
 __all__ = ["fixed_pt_run_cfg", "lava_available", "run_lava"]
 
@@ -511,7 +512,7 @@ class _Built:
         # of every step, i.e. after the neuron's run_spk of that step (spike, reset) has run,
         # into column ``counter % buffer``; counter counts the steps from 0, the same column
         # as the sinks' ``(time_step - 1) % buffer``.
-        self.probed = _layer_indices(membrane_layers, len(self.layers))
+        self.probed = layer_indices(membrane_layers, len(self.layers))
         self.probes: dict[int, object] = {}
         for index in self.probed:
             reader = lava.VarReader(buffer=buffer)
@@ -802,16 +803,6 @@ def run_lava(
     if membrane_layers is None:
         return outs
     return outs, mems
-
-
-def _layer_indices(indices: Sequence[int] | None, n_layers: int) -> list[int]:
-    """Normalise layer indices (negative from the end), sorted, without repeats."""
-    out = set()
-    for i in indices or ():
-        if not -n_layers <= int(i) < n_layers:
-            raise ValueError(f"no layer {i} to probe: the network has {n_layers} layers")
-        out.add(int(i) % n_layers)
-    return sorted(out)
 
 
 def _registry_mark() -> tuple[int, int]:

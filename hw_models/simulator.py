@@ -280,7 +280,7 @@ def simulate(
         raise ValueError(f"input has {x.shape[1]} channels, the network expects {network.n_in}")
     n, _, t_steps = x.shape
     current = as_binary_spikes(x)
-    probed = _layer_indices(record, len(network.blocks))
+    probed = layer_indices(record, len(network.blocks))
     layers: list[LayerResult] = []
     for index, block in enumerate(network.blocks):
         a_in = synaptic_input(block.synapse, current)
@@ -298,14 +298,17 @@ def simulate(
     return SimResult(layers=layers, samples=n, timesteps=t_steps)
 
 
-def _layer_indices(record: Sequence[int] | None, n_layers: int) -> set[int]:
-    """Normalise probe indices (negative from the end); ValueError when out of range."""
+def layer_indices(record: Sequence[int] | None, n_layers: int) -> list[int]:
+    """Probe indices normalised (negative from the end), sorted, without repeats.
+
+    ValueError naming the index when one is out of range. Shared by every backend.
+    """
     out = set()
     for i in record or ():
         if not -n_layers <= int(i) < n_layers:
             raise ValueError(f"no layer {i} to record: the network has {n_layers} layers")
         out.add(int(i) % n_layers)
-    return out
+    return sorted(out)
 
 
 def layer_result(

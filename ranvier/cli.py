@@ -201,14 +201,13 @@ def run(
 
 def _parse_layers(text: str, n_layers: int) -> list[int]:
     """``--record``: comma-separated layer indices (negative from the end); exit 2 if bad."""
+    from ranvier.hw_models.simulator import layer_indices
+
     try:
-        indices = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        _die(f"--record: expected layer indices like '0,2' or '-1', got {text!r}", 2)
-    for i in indices:
-        if not -n_layers <= i < n_layers:
-            _die(f"--record: no layer {i} (the network has {n_layers} layers)", 2)
-    return sorted({i % n_layers for i in indices})
+        return layer_indices([int(part) for part in text.split(",") if part.strip()], n_layers)
+    except ValueError as exc:
+        detail = str(exc) if str(exc).startswith("no layer") else f"expected indices, got {text!r}"
+        _die(f"--record: {detail}", 2)
 
 
 @contextmanager

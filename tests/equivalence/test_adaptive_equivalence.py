@@ -250,6 +250,10 @@ def test_adaptive_sweep_exercised_the_edges(kind):
     agg = SUMMARY.get(kind)
     if not agg or agg["cases"] < N_CASES:
         pytest.skip("the sweep did not run in full in this session")
+    if N_CASES < 100:  # the shares below are statistical: a handful of cases may miss them
+        pytest.skip(
+            f"coverage shares need >= 100 cases per type (RANVIER_ADAPTIVE_CASES={N_CASES})"
+        )
     assert agg["mismatches"] == 0 and agg["membrane_mismatches"] == 0, agg
     assert agg["active_layers"] >= 0.5 * agg["layers"], agg
     assert agg["membrane_entries"] > 0, agg
