@@ -129,8 +129,12 @@ NEURON_FIELDS: dict[str, tuple[tuple[str, str, int, int], ...]] = {
 }
 NEURON_FIELDS["LOIHI"] = NEURON_FIELDS["CUBA"]
 SUPPORTED_NEURONS = tuple(NEURON_FIELDS)
-NEURON_CLASSES = {"CUBA": CubaNeurons, "LOIHI": CubaNeurons, "ALIF": AlifNeurons}
-NEURON_CLASSES["ADLIF"] = AdlifNeurons
+NEURON_CLASSES = {
+    "CUBA": CubaNeurons,
+    "LOIHI": CubaNeurons,
+    "ALIF": AlifNeurons,
+    "ADLIF": AdlifNeurons,
+}
 READOUT_MODES = ("spike_count", "membrane_sum")
 
 

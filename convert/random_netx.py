@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+from dataclasses import replace
 
 import numpy as np
 from ranvier.hw_models.fixed_point import MAX_DELAY, VTH_MANT_MAX
@@ -140,6 +141,16 @@ def random_spec(
     return spec
 
 
+def _read_prefix(spec: NetSpec):
+    """The network the spec's layers so far make, as netx files carry it (write, then read)."""
+    from .netx_hdf5 import read_netx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "prefix.net")
+        write_spec(spec, path)
+        return read_netx(path)
+
+
 def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
     """Smallest vThMant whose firing rate on ``a_in`` is at most ``target`` (simulator)."""
     from ranvier.hw_models.simulator import run_cuba
@@ -156,18 +167,12 @@ def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
 
 def _calibrate_last_layer(spec: NetSpec, x: np.ndarray, target: float) -> None:
     """Set the last layer's threshold so it fires at about ``target`` on input ``x``."""
-    import tempfile
 
     from ranvier.hw_models import simulate
     from ranvier.hw_models.network import CubaNeurons
     from ranvier.hw_models.simulator import synaptic_input
 
-    from .netx_hdf5 import read_netx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "prefix.net")
-        write_spec(spec, path)
-        network = read_netx(path)
+    network = _read_prefix(spec)
     block = network.blocks[-1]
     current = x if len(network.blocks) == 1 else simulate(network, x).layers[-2].spikes
     a_in = synaptic_input(block.synapse, (np.asarray(current) != 0).astype(np.uint8))
@@ -323,8 +328,6 @@ def _adaptive_fields(rng: np.random.Generator, kind: str, n: int, regime: str) -
 
 def _bisect_layer_vth(neurons, a_in: np.ndarray, target: float, jitter: np.ndarray) -> int:
     """Smallest base threshold (times ``jitter`` per neuron) firing at most ``target``."""
-    from dataclasses import replace
-
     from ranvier.hw_models.simulator import run_neurons
 
     def rate(base: int) -> float:
@@ -363,8 +366,6 @@ def random_adaptive_spec(
     from ranvier.hw_models.network import NON_SPIKING_VTH_MANT
     from ranvier.hw_models.simulator import run_neurons, synaptic_input
 
-    from .netx_hdf5 import read_netx
-
     n_in = x.shape[1]
     spec = NetSpec(n_in=n_in, input_layer=bool(rng.random() < 0.7))
     sizes = [int(rng.integers(1, 25)) for _ in range(int(rng.integers(1, 4)))]
@@ -397,10 +398,7 @@ def random_adaptive_spec(
             **cuba,
         )
         spec.layers.append(layer)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "prefix.net")
-            write_spec(spec, path)
-            block = read_netx(path).blocks[-1]
+        block = _read_prefix(spec).blocks[-1]
         a_in = synaptic_input(block.synapse, (np.asarray(current) != 0).astype(np.uint8))
         jitter = rng.uniform(0.7, 1.3, n) if rng.random() < 0.5 else np.ones(n)
         pin = kind == "ALIF" or (regime == "saturate" and rng.random() < 0.5)
@@ -411,14 +409,12 @@ def random_adaptive_spec(
             base = _bisect_layer_vth(block.neurons, a_in, float(rng.uniform(0.02, 0.3)), jitter)
         vth = np.clip(np.rint(base * jitter), 1, VTH_MANT_MAX).astype(np.int64)
         layer.vth_mant = int(vth[0]) if np.all(vth == vth[0]) else vth
+        neurons = replace(block.neurons, vth_mant=vth)
         if kind == "ADLIF":  # b in [0, 2] thresholds
-            b = np.rint(rng.uniform(0, 2, n) * vth).astype(np.int64)
-            layer.neuron_fields["bMant"] = np.minimum(b, VTH_MANT_MAX)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "prefix.net")
-            write_spec(spec, path)
-            block = read_netx(path).blocks[-1]
-        current = np.ascontiguousarray(run_neurons(block.neurons, a_in)[0].transpose(1, 2, 0))
+            b = np.minimum(np.rint(rng.uniform(0, 2, n) * vth).astype(np.int64), VTH_MANT_MAX)
+            layer.neuron_fields["bMant"] = b
+            neurons = replace(neurons, b_mant=b)
+        current = np.ascontiguousarray(run_neurons(neurons, a_in)[0].transpose(1, 2, 0))
         width = n
     if readout is None:
         readout = bool(rng.random() < 0.25)

@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from ranvier.convert.netx_hdf5 import READOUT_MODES
 from ranvier.hw_models import Network, SimResult
 
 from .inputs import InputError
 
-READOUT_MODES = ("spike_count", "membrane_sum")
+__all__ = ["READOUT_MODES", "accuracy_summary", "load_labels", "predict", "readout_mode"]
 
 
 def readout_mode(network: Network) -> str:

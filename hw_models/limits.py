@@ -50,10 +50,11 @@ def _neuron_violations(name: str, neu: Neurons) -> list[str]:
         out.append(f"{name}: vThMant {neu.vth_mant.max()} exceeds 17 bits ({VTH_MANT_MAX})")
     elif neu.kind != "CUBA" and outside(spiking_vth, 0, VTH_MANT_MAX):
         out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
-    step = getattr(neu, "vth_step", None) if neu.kind == "ALIF" else getattr(neu, "b_mant", None)
-    if step is not None and outside(step, 0, VTH_MANT_MAX):
-        key = "vThStep" if neu.kind == "ALIF" else "bMant"
-        out.append(f"{name}: {key} outside 0..{VTH_MANT_MAX} (17 bits)")
+    increments = {"ALIF": ("vThStep", "vth_step"), "ADLIF": ("bMant", "b_mant")}
+    if neu.kind in increments:
+        key, attr = increments[neu.kind]
+        if outside(getattr(neu, attr), 0, VTH_MANT_MAX):
+            out.append(f"{name}: {key} outside 0..{VTH_MANT_MAX} (17 bits)")
     if outside(neu.bias_mant, BIAS_MANT_MIN, BIAS_MANT_MAX):
         out.append(f"{name}: bias outside the 13-bit mantissa {BIAS_MANT_MIN}..{BIAS_MANT_MAX}")
     return out

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .adlif import run_adlif
+from .alif import run_alif
 from .fixed_point import (
     DECAY_UNITY,
     scale_bias,
@@ -244,9 +246,6 @@ def run_neurons(
     ``record`` its membrane state (``neurons.membrane``: v for CUBA/ALIF, u for ADLIF) at the
     end of every step, int64 ``(T, N, C)``; else None.
     """
-    from .adlif import run_adlif
-    from .alif import run_alif
-
     kernels = {"CUBA": run_cuba, "ALIF": run_alif, "ADLIF": run_adlif}
     try:
         kernel = kernels[neurons.kind]
