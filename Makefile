@@ -6,6 +6,8 @@ PY310 ?= $(shell PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null || com
 VENV := .venv
 LAVA := .venv-lava
 PYTEST_ARGS ?=
+# The CPU build of torch installs from PyPI in seconds; other pins pull GBs of CUDA wheels.
+TORCH_VERSION := 2.13.0
 
 .PHONY: install reference test fast equivalence lint bench demo example clean
 
@@ -15,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found (pyenv install 3.11)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m pip install -q torch==$(TORCH_VERSION)
+	$(VENV)/bin/python -m pip install -q -e '.[test,train]'
 	touch $@
 
 # The reference environment: real lava-nc/lava-dl (they need Python 3.10, numpy < 2 and pull

@@ -1,0 +1,135 @@
+"""A dense synapse with one learnable delay per synapse, computed in the frequency domain.
+
+The synaptic input of neuron j at step t is, as the simulator and lava-nc compute it,
+``a[j, t] = sum_i W[j, i] * x[i, t - 1 - d[j, i]]`` (one step of synaptic latency plus the
+delay). Per synapse that is a short causal filter ("taps") on the input spike train; summed
+over inputs it is a multi-channel convolution. The naive ways to compute it are slow: expand
+the input per synapse and shift it (memory ``B * n_out * n_in * T``), or a dense conv1d
+with ``max_delay + 2`` taps per synapse (``max_delay`` matrix products over every step).
+Here the convolution is done in the frequency domain: one real FFT of the input, one complex
+matrix product per frequency (``T/2`` of them instead of ``max_delay`` products over all
+``T`` steps), one inverse FFT. The per-synapse filter is built directly in the frequency
+domain from the delay, so the delay gradient comes out of autograd:
+
+- ``interp`` (SLAYER style): the delay ``d = k + f`` feeds taps ``k`` and ``k + 1`` with
+  weights ``1 - f`` and ``f`` (linear interpolation), so ``da/dd`` is the finite difference
+  ``x[t - 2 - k] - x[t - 1 - k]``.
+- ``dcls`` (Hammouamri et al.): a Gaussian over the taps ``0..max_delay`` centred on ``d``,
+  normalised to sum 1, whose width ``sigma`` the training loop shrinks on a schedule.
+- ``quantized``: the forward uses the integer delays ``round(d)`` (what is exported) and the
+  gradient is the interpolated one at that point (the straight-through finite difference).
+
+The length of the FFT is ``T + max_delay + 2``, so the circular convolution never wraps
+into the kept steps: the result is the linear one. In the quantized forward (float64)
+every output is an integer (integer weights, binary inputs); it is rounded and the residue
+is checked, so it equals the simulator's ``synaptic_input`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+DELAY_MODES = ("none", "interp", "dcls")
+
+
+class DelayPrecisionError(RuntimeError):
+    """The frequency-domain sum was not close enough to an integer to round safely."""
+
+
+def _phases(size: int, device: torch.device) -> torch.Tensor:
+    """``2 pi f / size`` for the ``size // 2 + 1`` frequencies of a real FFT."""
+    return (2 * math.pi / size) * torch.arange(size // 2 + 1, device=device, dtype=torch.float64)
+
+
+def _shift_spectrum(phase: torch.Tensor, shift: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``exp(-i * phase * shift)``, shape ``(F, *shift.shape)``, as complex ``dtype``."""
+    angle = phase.view(-1, *([1] * shift.dim())) * shift.to(torch.float64).unsqueeze(0)
+    return torch.polar(torch.ones_like(angle), -angle).to(dtype)
+
+
+def delay_kernel(
+    weight: torch.Tensor,
+    delay: torch.Tensor | None,
+    size: int,
+    *,
+    mode: str,
+    max_delay: int,
+    sigma: float = 0.5,
+    quantized: bool = False,
+) -> torch.Tensor:
+    """Frequency response ``K[f, i, j]`` of each synapse (input i, output j), ``(F, n_in, n_out)``.
+
+    ``weight`` and ``delay`` are ``(n_out, n_in)``; the response includes the one step of
+    synaptic latency. Complex64 for float32 weights, complex128 for float64.
+    """
+    cdtype = torch.complex128 if weight.dtype == torch.float64 else torch.complex64
+    phase = _phases(size, weight.device)
+    w = weight.t().to(cdtype)  # (n_in, n_out)
+    if delay is None or mode == "none":
+        return _shift_spectrum(phase, torch.ones(1, 1, device=weight.device), cdtype) * w
+    d = delay.t()  # (n_in, n_out)
+    if mode == "dcls" and not quantized:
+        taps = torch.arange(max_delay + 1, device=d.device, dtype=d.dtype)
+        g = torch.exp(-0.5 * ((taps - d.unsqueeze(-1)) / sigma) ** 2)  # (n_in, n_out, D+1)
+        g = g / g.sum(-1, keepdim=True).clamp_min(1e-12)
+        tap_spec = _shift_spectrum(phase, 1 + taps, cdtype)  # (F, D+1)
+        flat = g.reshape(-1, max_delay + 1).to(cdtype) @ tap_spec.t()  # (n_in*n_out, F)
+        return flat.t().reshape(-1, *d.shape) * w
+    if quantized:
+        base = torch.round(d.detach()).clamp(0, max_delay)
+        frac = d - d.detach()  # 0 forward, gradient 1: the finite difference at round(d)
+    else:
+        base = torch.floor(d.detach()).clamp(0, max_delay)
+        frac = d - base
+    near = _shift_spectrum(phase, 1 + base, cdtype)
+    far = _shift_spectrum(phase, 2 + base, cdtype)
+    return (near + frac.to(cdtype) * (far - near)) * w
+
+
+def delayed_dense(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    delay: torch.Tensor | None,
+    *,
+    mode: str = "interp",
+    max_delay: int = 0,
+    sigma: float = 0.5,
+    quantized: bool = False,
+    check: bool = True,
+) -> torch.Tensor:
+    """Synaptic input ``(B, n_out, T)`` of spikes ``x`` ``(B, n_in, T)`` through delayed synapses.
+
+    ``a[b, j, t] = sum_i sum_k K[j, i, k] x[b, i, t - 1 - k]`` with the taps K of ``mode``
+    (module docstring). With ``quantized`` the weights must hold integers and the result is
+    the exact integer input (float64), rounded; with ``check`` a sum that is not within 1/8
+    of an integer raises DelayPrecisionError (off while training with dropout, whose scaled
+    spikes are not integers).
+    """
+    t_steps = x.shape[-1]
+    reach = max_delay + 2 if delay is not None and mode != "none" else 1
+    size = t_steps + reach
+    dtype = torch.float64 if quantized else x.dtype if x.is_floating_point() else torch.float32
+    kernel = delay_kernel(
+        weight.to(dtype),
+        None if delay is None else delay.to(dtype),
+        size,
+        mode=mode,
+        max_delay=max_delay,
+        sigma=sigma,
+        quantized=quantized,
+    )
+    spec = torch.fft.rfft(x.to(dtype), n=size, dim=-1)  # (B, n_in, F)
+    out_spec = torch.matmul(spec.permute(2, 0, 1), kernel)  # (F, B, n_out)
+    out = torch.fft.irfft(out_spec.permute(1, 2, 0), n=size, dim=-1)[..., :t_steps]
+    if not quantized:
+        return out
+    exact = torch.round(out.detach())
+    residue = float((out.detach() - exact).abs().max()) if out.numel() else 0.0
+    if check and residue >= 0.125:
+        raise DelayPrecisionError(
+            f"synaptic sum is {residue:.3f} away from an integer; the layer is too large "
+            "for float64 frequency-domain sums"
+        )
+    return out + (exact - out).detach()

@@ -1,0 +1,232 @@
+"""The trainable network: delayed dense synapses feeding CUBA/ALIF/AdLIF+ neurons, a
+non-spiking read-out whose membrane summed over time gives the class scores, and its export
+to the network IR / netx file.
+
+Two forwards share every parameter: the float forward (threshold units, continuous delays)
+and the quantized forward, which is the exported network computed in torch: file weights
+(even integers in [-256, 254] = ``quantize_weight(w, vth_mant)``), integer delays, 12-bit
+decays, integer states. ``start_qat`` fixes each layer's scale ``vth_mant`` from its
+weights; from then on the quantized forward is what the simulator runs, spike for spike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec
+from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
+from torch import nn
+
+from .config import ModelConfig
+from .delays import delayed_dense
+from .fixed import ACT_SCALE, VTH_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
+from .neurons import AdlifNeuron, AlifNeuron, CubaNeuron, NeuronBase
+
+#: Largest layer scale: keeps 2**17 / vth_mant = 32 thresholds of headroom below the 24-bit
+#: saturation of u and v, so the quantized dynamics saturate only where the float ones
+#: are far outside their normal range.
+MAX_SCALE = 1 << 12
+
+
+def layer_scale(weight: torch.Tensor) -> int:
+    """The layer's scale ``vth_mant``: the largest integer that maps every weight into
+    [-254, 254] (8-bit signed mantissa x 2), at most ``MAX_SCALE``."""
+    top = float(weight.detach().abs().max())
+    if top == 0.0:
+        return MAX_SCALE
+    return int(max(1, min(MAX_SCALE, math.floor(WEIGHT_MAX / top))))
+
+
+class Block(nn.Module):
+    """One dense layer: weights and per-synapse delays (n_out, n_in), then neurons."""
+
+    def __init__(
+        self,
+        n_in: int,
+        neuron: NeuronBase,
+        *,
+        delays: str,
+        max_delay: int,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        n_out = neuron.n
+        bound = math.sqrt(6.0 / (n_in + n_out))  # Xavier uniform, as the seed
+        w = (torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        self.weight = nn.Parameter(w.float())
+        self.delay_mode = delays if max_delay > 0 else "none"
+        self.max_delay = max_delay if self.delay_mode != "none" else 0
+        self.delay = nn.Parameter(torch.zeros(n_out, n_in)) if self.delay_mode != "none" else None
+        self.neuron = neuron
+        self.register_buffer("vth_mant", torch.tensor(0, dtype=torch.int64))
+        self.sigma = 0.5
+
+    @property
+    def quantizable(self) -> bool:
+        return int(self.vth_mant) > 0
+
+    def set_scale(self) -> None:
+        self.vth_mant.fill_(layer_scale(self.weight))
+
+    def file_weight(self) -> torch.Tensor:
+        """The integer weights the file holds (straight-through from the float weights)."""
+        return quantize_weight(self.weight, float(self.vth_mant))
+
+    def forward(self, x: torch.Tensor, quantized: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and membrane ``(B, n_out, T)`` from input spikes ``(B, n_in, T)``."""
+        scale = int(self.vth_mant)
+        if quantized:
+            a = delayed_dense(
+                x,
+                self.file_weight(),
+                self.delay,
+                mode="interp" if self.delay_mode == "dcls" else self.delay_mode,
+                max_delay=self.max_delay,
+                quantized=True,
+                check=not self.training,
+            )
+        else:
+            a = delayed_dense(
+                x,
+                self.weight,
+                self.delay,
+                mode=self.delay_mode,
+                max_delay=self.max_delay,
+                sigma=self.sigma,
+            )
+        return self.neuron(a, quantized, scale)
+
+    @torch.no_grad()
+    def clip_(self) -> None:
+        if self.delay is not None:
+            self.delay.clamp_(0, self.max_delay)
+        self.neuron.clip_()
+
+    def export(self, name: str) -> LayerSpec:
+        """The layer as netx fields: file weights, integer delays, neuron registers."""
+        scale = int(self.vth_mant)
+        if scale <= 0:
+            raise ValueError(f"{name}: no scale yet (the network was never quantized)")
+        with torch.no_grad():
+            weight = self.file_weight().round().long().numpy()
+            delay = (
+                None
+                if self.delay is None
+                else quantize_delay(self.delay, self.max_delay).long().numpy()
+            )
+        fields = self.neuron.export(scale)
+        return LayerSpec(
+            weight=weight,
+            delay=delay,
+            name=name,
+            i_decay=fields.get("i_decay", 4096),
+            v_decay=fields.get("v_decay", 4096),
+            vth_mant=fields["vth_mant"],
+            neuron_type=fields["neuron_type"],
+            neuron_fields=fields.get("neuron_fields", {}),
+        )
+
+
+def make_neuron(cfg: ModelConfig, n: int, generator: torch.Generator | None) -> NeuronBase:
+    """A hidden neuron group of the configured type."""
+    if cfg.neuron == "CUBA":
+        return CubaNeuron(n, **cfg.neuron_params)
+    if cfg.neuron == "ALIF":
+        return AlifNeuron(n, **cfg.neuron_params)
+    return AdlifNeuron(n, generator=generator, **cfg.neuron_params)
+
+
+class SpikingNet(nn.Module):
+    """input -> hidden blocks -> memoryless non-spiking CUBA read-out (membrane summed)."""
+
+    def __init__(self, n_in: int, n_classes: int, cfg: ModelConfig, seed: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.n_in, self.n_classes = n_in, n_classes
+        gen = torch.Generator().manual_seed(seed)
+        blocks = []
+        width = n_in
+        for size in cfg.hidden:
+            blocks.append(
+                Block(
+                    width,
+                    make_neuron(cfg, int(size), gen),
+                    delays=cfg.delays,
+                    max_delay=cfg.max_delay,
+                    generator=gen,
+                )
+            )
+            width = int(size)
+        readout = CubaNeuron(
+            n_classes, current_decay=1.0, voltage_decay=1.0, learn=False, spiking=False
+        )
+        blocks.append(
+            Block(
+                width,
+                readout,
+                delays=cfg.delays if cfg.readout_delays else "none",
+                max_delay=cfg.max_delay,
+                generator=gen,
+            )
+        )
+        self.blocks = nn.ModuleList(blocks)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.quantized = False
+
+    @property
+    def max_delay(self) -> int:
+        return max(b.max_delay for b in self.blocks)
+
+    def set_sigma(self, sigma: float) -> None:
+        for b in self.blocks:
+            b.sigma = sigma
+
+    def start_qat(self) -> None:
+        """Fix every layer's scale from its weights and switch to the quantized forward."""
+        for b in self.blocks:
+            b.set_scale()
+        self.quantized = True
+
+    def clip_(self) -> None:
+        for b in self.blocks:
+            b.clip_()
+
+    def forward(
+        self, x: torch.Tensor, quantized: bool | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """``(logits, hidden spikes per layer, read-out membrane)`` for spikes ``(B, C, T)``.
+
+        Logits are the read-out membrane summed over time, in threshold units divided by T
+        (the quantized membrane is divided by ``64 * vth_mant`` of the read-out: a positive
+        factor, so the arg-max is that of the deployed ``membrane_sum`` read-out).
+        """
+        q = self.quantized if quantized is None else quantized
+        dtype = torch.float64 if q else torch.float32
+        h = x.to(dtype)
+        hidden = []
+        for b in self.blocks[:-1]:
+            s, _ = b(h, q)
+            hidden.append(s)
+            h = self.dropout(s) if self.training else s
+        _, membrane = self.blocks[-1](h, q)
+        logits = membrane.sum(-1) / membrane.shape[-1]
+        if q:
+            logits = logits / (ACT_SCALE * int(self.blocks[-1].vth_mant))
+        return logits.float(), hidden, membrane
+
+    def to_spec(self) -> NetSpec:
+        """The quantized network as a netx file description (read-out ``membrane_sum``)."""
+        layers = [b.export(f"layer_{i}") for i, b in enumerate(self.blocks)]
+        layers[-1].vth_mant = NON_SPIKING_VTH_MANT
+        return NetSpec(n_in=self.n_in, layers=layers, readout="membrane_sum")
+
+    def delays_int(self) -> list[np.ndarray | None]:
+        return [
+            None if b.delay is None else quantize_delay(b.delay, b.max_delay).long().numpy()
+            for b in self.blocks
+        ]
+
+
+__all__ = ["VTH_SCALE", "Block", "SpikingNet", "layer_scale"]

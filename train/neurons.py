@@ -1,0 +1,363 @@
+"""CUBA, ALIF and AdLIF+ neurons in torch: a float forward to train, and a quantized forward
+that is, step for step, the integer model the simulator runs.
+
+Units. The float forward works in threshold units (the threshold is 1, as in the seed and
+in SLAYER). The quantized forward works in hardware units: the synaptic input is the integer
+the synapse delivers (``a_in``), the neuron adds ``a_in << 6``, and the threshold is
+``vth_mant << 6``; a layer's ``vth_mant`` is its scale (file weight = ``vth_mant`` x float
+weight, quantized). Every state is a float64 tensor holding an integer, every 12-bit product
+is rounded toward zero (``trunc_ste``), the current wraps and the voltage saturates at 24 bits
+as in ``hw_models``. Gradients pass straight through the rounding and flow through the
+spike through a surrogate derivative.
+
+The rules reproduced, op for op (tests/train/test_neurons_exact.py checks them against the
+simulator's kernels):
+
+- CUBA = ``hw_models.fixed_point.cuba_step`` (lava-nc PyLifModelBitAcc),
+- ALIF = ``hw_models.alif.alif_step`` (lava-nc PyATRLIFModelFixed),
+- AdLIF+ = ``hw_models.adlif.adlif_step`` (docs/neurons.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
+from torch import nn
+
+from .fixed import (
+    ACT_SCALE,
+    DECAY_UNITY,
+    VTH_SCALE,
+    decay_const,
+    round_ste,
+    saturate_ste,
+    trunc_ste,
+    wrap_current_ste,
+)
+
+#: Slope of the fast-sigmoid surrogate derivative ``1 / (1 + k|x|)**2`` (x in threshold units).
+SURROGATE_SLOPE = 5.0
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside of ``x`` (``x > 0``, or ``x >= 0`` for ALIF) with a fast-sigmoid surrogate.
+
+    ``scale`` is the threshold in the units of x, so the surrogate has the same shape in the
+    float and in the hardware units.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, inclusive: bool) -> torch.Tensor:
+        ctx.save_for_backward(x, scale)
+        return (x >= 0).to(x.dtype) if inclusive else (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, scale = ctx.saved_tensors
+        surrogate = 1.0 / (1.0 + SURROGATE_SLOPE * (x / scale).abs()) ** 2
+        return grad * surrogate / scale, None, None
+
+
+def spike(x: torch.Tensor, scale: torch.Tensor | float, inclusive: bool = False) -> torch.Tensor:
+    """Spikes where ``x > 0`` (``>= 0`` with ``inclusive``), surrogate gradient."""
+    scale_t = torch.as_tensor(scale, dtype=x.dtype, device=x.device)
+    return _Spike.apply(x, scale_t, inclusive)
+
+
+class Quant:
+    """The op set of one forward: identity ops in float mode, hardware rounding when quantized."""
+
+    def __init__(self, quantized: bool):
+        self.quantized = quantized
+
+    def trunc(self, x: torch.Tensor) -> torch.Tensor:
+        return trunc_ste(x) if self.quantized else x
+
+    def wrap(self, x: torch.Tensor) -> torch.Tensor:
+        return wrap_current_ste(x) if self.quantized else x
+
+    def sat(self, x: torch.Tensor) -> torch.Tensor:
+        return saturate_ste(x) if self.quantized else x
+
+    def keep(self, decay: torch.Tensor) -> torch.Tensor:
+        """Retention factor of a decay fraction: ``1 - decay``, or ``(4096 - iDecay) / 4096``."""
+        if self.quantized:
+            return (DECAY_UNITY - decay_const(1.0 - decay)) / DECAY_UNITY
+        return 1.0 - decay
+
+    def frac(self, value: torch.Tensor) -> torch.Tensor:
+        """A 12-bit fraction: ``value``, or ``round(4096 * value) / 4096``."""
+        return round_ste(value * DECAY_UNITY) / DECAY_UNITY if self.quantized else value
+
+
+def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64).float()
+
+
+class NeuronBase(nn.Module):
+    """Shared parts: parameter ranges (clipped after each optimizer step) and the scales."""
+
+    #: name -> (low, high) of every learnable parameter
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {}
+    kind = "CUBA"
+    spiking = True
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    @torch.no_grad()
+    def clip_(self) -> None:
+        """Clip every learnable parameter to its range (the seed's boundaries)."""
+        for name, (lo, hi) in self.ranges.items():
+            getattr(self, name).clamp_(lo, hi)
+
+    @staticmethod
+    def units(quantized: bool, vth_mant: int) -> tuple[float, float]:
+        """``(input scale, threshold)`` of the forward: ``(1, 1)``, or ``(64, vth_mant << 6)``."""
+        return (ACT_SCALE, vth_mant * VTH_SCALE) if quantized else (1.0, 1.0)
+
+
+class CubaNeuron(NeuronBase):
+    """Loihi's CUBA LIF: ``u = decay(u) + in``, ``v = decay(v) + u``, spike when ``v > vth``,
+    reset to 0. One current and one voltage decay per layer (lava's LIF holds ``du``/``dv``
+    as one value per process). ``spiking=False`` makes the non-spiking read-out.
+    """
+
+    kind = "CUBA"
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {
+        "current_decay": (0.0, 1.0),
+        "voltage_decay": (0.0, 1.0),
+    }
+
+    def __init__(
+        self,
+        n: int,
+        current_decay: float = 0.25,
+        voltage_decay: float = 0.03,
+        *,
+        learn: bool = True,
+        spiking: bool = True,
+    ):
+        super().__init__(n)
+        self.spiking = spiking
+        self.current_decay = nn.Parameter(torch.tensor([current_decay]), requires_grad=learn)
+        self.voltage_decay = nn.Parameter(torch.tensor([voltage_decay]), requires_grad=learn)
+
+    def forward(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and voltage ``(B, n, T)`` from synaptic input ``a`` ``(B, n, T)``."""
+        q = Quant(quantized)
+        act_scale, vth = self.units(quantized, vth_mant)
+        i_keep = q.keep(self.current_decay).to(a.dtype)
+        v_keep = q.keep(self.voltage_decay).to(a.dtype)
+        act = a * act_scale
+        u = torch.zeros_like(act[..., 0])
+        v = torch.zeros_like(u)
+        spikes, volts = [], []
+        for t in range(act.shape[-1]):
+            u = q.wrap(q.trunc(u * i_keep) + act[..., t])
+            v = q.sat(q.trunc(v * v_keep) + u)
+            if self.spiking:
+                s = spike(v - vth, vth)
+                v = v * (1.0 - s.detach())
+                spikes.append(s)
+            volts.append(v)
+        volt = torch.stack(volts, -1)
+        return (torch.stack(spikes, -1) if self.spiking else torch.zeros_like(volt)), volt
+
+    def export(self, vth_mant: int) -> dict:
+        """The layer's netx neuron fields (CUBA): decays and threshold mantissa."""
+        return {
+            "neuron_type": "CUBA",
+            "i_decay": int(decay_const(1.0 - self.current_decay.detach()).item()),
+            "v_decay": int(decay_const(1.0 - self.voltage_decay.detach()).item()),
+            "vth_mant": int(vth_mant) if self.spiking else NON_SPIKING_VTH_MANT,
+        }
+
+
+class AlifNeuron(NeuronBase):
+    """SLAYER's ALIF as lava-nc's ATRLIF runs it: an adaptive threshold that rises by
+    ``threshold_step`` per spike and decays back, and a refractory state (``2 * theta`` per
+    spike, decaying) subtracted from v in the spike test ``v - r >= theta``; no reset.
+    One value of each parameter per layer (ATRLIF holds them per process).
+    """
+
+    kind = "ALIF"
+    ranges: ClassVar[dict[str, tuple[float, float]]] = {
+        "current_decay": (0.0, 1.0),
+        "voltage_decay": (0.0, 1.0),
+        "threshold_decay": (0.0, 1.0),
+        "refractory_decay": (0.0, 1.0),
+    }
+
+    def __init__(
+        self,
+        n: int,
+        current_decay: float = 0.25,
+        voltage_decay: float = 0.03,
+        threshold_decay: float = 0.01,
+        refractory_decay: float = 0.5,
+        threshold_step: float = 0.2,
+        *,
+        learn: bool = True,
+    ):
+        super().__init__(n)
+        self.threshold_step = float(threshold_step)
+        for name, value in (
+            ("current_decay", current_decay),
+            ("voltage_decay", voltage_decay),
+            ("threshold_decay", threshold_decay),
+            ("refractory_decay", refractory_decay),
+        ):
+            setattr(self, name, nn.Parameter(torch.tensor([value]), requires_grad=learn))
+
+    def step_mant(self, vth_mant: int) -> int:
+        """The threshold step in threshold-mantissa units (the file's vThStep)."""
+        return round(self.threshold_step * vth_mant)
+
+    def forward(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        q = Quant(quantized)
+        act_scale, theta0 = self.units(quantized, vth_mant)
+        step = self.step_mant(vth_mant) * VTH_SCALE if quantized else self.threshold_step
+        keep = {
+            name: q.keep(getattr(self, name)).to(a.dtype)
+            for name in ("current_decay", "voltage_decay", "threshold_decay", "refractory_decay")
+        }
+        act = a * act_scale
+        i = torch.zeros_like(act[..., 0])
+        v = torch.zeros_like(i)
+        r = torch.zeros_like(i)
+        theta = torch.full_like(i, theta0)
+        spikes, volts = [], []
+        for t in range(act.shape[-1]):
+            i = q.wrap(q.trunc(i * keep["current_decay"]) + act[..., t])
+            v = q.sat(q.trunc(v * keep["voltage_decay"]) + i)
+            theta = q.trunc((theta - theta0) * keep["threshold_decay"]) + theta0
+            r = q.trunc(r * keep["refractory_decay"])
+            s = spike(v - r - theta, theta0, inclusive=True)
+            r = r + s * (2.0 * theta)
+            theta = theta + s * step
+            spikes.append(s)
+            volts.append(v)
+        return torch.stack(spikes, -1), torch.stack(volts, -1)
+
+    def export(self, vth_mant: int) -> dict:
+        """netx ALIF fields (SLAYER's names)."""
+        d = {
+            name: int(decay_const(1.0 - getattr(self, attr).detach()).item())
+            for name, attr in (
+                ("iDecay", "current_decay"),
+                ("vDecay", "voltage_decay"),
+                ("thDecay", "threshold_decay"),
+                ("refDecay", "refractory_decay"),
+            )
+        }
+        return {
+            "neuron_type": "ALIF",
+            "i_decay": d["iDecay"],
+            "v_decay": d["vDecay"],
+            "vth_mant": int(vth_mant),
+            "neuron_fields": {
+                "thDecay": d["thDecay"],
+                "refDecay": d["refDecay"],
+                "vThStep": self.step_mant(vth_mant),
+            },
+        }
+
+
+#: The seed's AdLIF+ boundaries (docs/neurons.md): alpha widened down to e^-1/3.
+ADLIF_RANGES = {
+    "alpha": (math.exp(-1 / 3), math.exp(-1 / 25)),
+    "beta": (math.exp(-1 / 30), math.exp(-1 / 120)),
+    "a": (0.0, 1.0),
+    "b": (0.0, 2.0),
+}
+
+
+class AdlifNeuron(NeuronBase):
+    """AdLIF+ (Deckers et al.): membrane u and adaptation current w, per-neuron alpha, beta,
+    a, b, initialised uniformly within the seed's ranges and clipped to them. Quantized, it is
+    ``hw_models.adlif.adlif_step``: u_decay = round(4096 (1 - alpha)), w_decay likewise,
+    a_mant = round(4096 a), b_mant = round(b vth_mant).
+    """
+
+    kind = "ADLIF"
+    ranges: ClassVar[dict[str, tuple[float, float]]] = ADLIF_RANGES
+
+    def __init__(self, n: int, *, generator: torch.Generator | None = None, learn: bool = True):
+        super().__init__(n)
+        for name, (lo, hi) in ADLIF_RANGES.items():
+            value = _uniform(n, lo, hi, generator)
+            setattr(self, name, nn.Parameter(value, requires_grad=learn))
+
+    def quantized_params(self, vth_mant: int) -> dict[str, torch.Tensor]:
+        """Integer parameters (straight-through): u_decay, w_decay, a_mant, b_mant."""
+        return {
+            "u_decay": decay_const(self.alpha),
+            "w_decay": decay_const(self.beta),
+            "a_mant": round_ste(self.a * DECAY_UNITY).clamp(0, DECAY_UNITY),
+            "b_mant": round_ste(self.b * vth_mant).clamp_min(0),
+        }
+
+    def forward(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        q = Quant(quantized)
+        act_scale, vth = self.units(quantized, vth_mant)
+        if quantized:
+            p = self.quantized_params(vth_mant)
+            u_keep = (DECAY_UNITY - p["u_decay"]) / DECAY_UNITY
+            u_take = p["u_decay"] / DECAY_UNITY
+            w_keep = (DECAY_UNITY - p["w_decay"]) / DECAY_UNITY
+            coupling = p["a_mant"] / DECAY_UNITY
+            b_step = p["b_mant"] * VTH_SCALE
+        else:
+            u_keep, u_take = self.alpha, 1.0 - self.alpha
+            w_keep, coupling, b_step = self.beta, self.a, self.b
+        u_keep, u_take, w_keep, coupling, b_step = (
+            x.to(a.dtype).unsqueeze(0) for x in (u_keep, u_take, w_keep, coupling, b_step)
+        )
+        current = a * act_scale
+        u = torch.zeros_like(current[..., 0])
+        w = torch.zeros_like(u)
+        s = torch.zeros_like(u)
+        spikes, volts = [], []
+        for t in range(current.shape[-1]):
+            w = q.sat(q.trunc(w * w_keep) + q.trunc(u * coupling) + s * b_step)
+            u = q.sat(q.trunc((u - s * vth) * u_keep) + q.trunc((current[..., t] - w) * u_take))
+            s = spike(u - vth, vth)
+            spikes.append(s)
+            volts.append(u)
+        return torch.stack(spikes, -1), torch.stack(volts, -1)
+
+    def export(self, vth_mant: int) -> dict:
+        """netx ADLIF fields, one value per neuron."""
+        with torch.no_grad():
+            p = {k: v.detach().long().numpy() for k, v in self.quantized_params(vth_mant).items()}
+        return {
+            "neuron_type": "ADLIF",
+            "vth_mant": int(vth_mant),
+            "neuron_fields": {
+                "uDecay": p["u_decay"],
+                "wDecay": p["w_decay"],
+                "aMant": p["a_mant"],
+                "bMant": p["b_mant"],
+            },
+        }
+
+
+NEURON_TYPES = {"CUBA": CubaNeuron, "ALIF": AlifNeuron, "ADLIF": AdlifNeuron}
+__all__ = [
+    "NEURON_TYPES",
+    "AdlifNeuron",
+    "AlifNeuron",
+    "CubaNeuron",
+    "spike",
+]
