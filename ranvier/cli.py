@@ -40,8 +40,9 @@ def _die(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _guard(debug: bool, fn, *args, **kwargs):
-    """Run ``fn``; turn known bad-input errors into exit 2, anything else into exit 1."""
+def _guard(debug: bool, fn, *args, bad_input: tuple[type[Exception], ...] = (), **kwargs):
+    """Run ``fn``; turn known bad-input errors (and ``bad_input``) into exit 2, anything else
+    into exit 1."""
     from ranvier.convert import NetFileError
     from ranvier.deploy import BackendUnavailableError, InputError
     from ranvier.deploy.report import ReportError
@@ -49,7 +50,7 @@ def _guard(debug: bool, fn, *args, **kwargs):
 
     try:
         return fn(*args, **kwargs)
-    except (NetFileError, InputError, ProfileError, ReportError) as exc:
+    except (NetFileError, InputError, ProfileError, ReportError, *bad_input) as exc:
         if debug:
             raise
         _die(str(exc), 2)
@@ -416,6 +417,10 @@ def report_cmd(
             markup=False,
             highlight=False,
         )
+
+
+# The training commands live in their own module (they import torch inside the commands).
+from . import cli_train  # noqa: E402, F401
 
 
 def main() -> None:

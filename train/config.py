@@ -39,6 +39,8 @@ class ModelConfig:
     dropout: float = 0.5
     #: whether the read-out synapses have delays too (the seed's do)
     readout_delays: bool = True
+    #: initial spikes per neuron and step of every hidden layer (data-driven init; 0: off)
+    init_rate: float = 0.05
 
     def check(self) -> None:
         if self.neuron not in NEURONS:
@@ -127,7 +129,10 @@ class Config:
         extra = sorted(set(raw) - {"model", "train", "data", "preset"})
         if extra:
             raise ConfigError(f"{where}: unknown table or key {extra[0]!r}")
-        return cls(**parts, preset=raw.get("preset", base.preset)).check()
+        try:
+            return cls(**parts, preset=raw.get("preset", base.preset)).check()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def load_config(path: str | Path) -> Config:

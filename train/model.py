@@ -193,14 +193,45 @@ class SpikingNet(nn.Module):
         for b in self.blocks:
             b.clip_()
 
+    @torch.no_grad()
+    def calibrate_(self, x: torch.Tensor, rate: float, iterations: int = 12) -> list[float]:
+        """Scale each hidden layer's initial weights so it fires ``rate`` spikes per neuron
+        and step on the batch ``x`` (float forward; a data-driven init, like LSUV).
+
+        Without it a Xavier-initialised AdLIF+ layer, whose input is scaled by
+        ``1 - alpha``, stays silent on sparse spike input and no gradient flows. Bisection on
+        the log of a factor in [1/16, 256] per layer, layer after layer. Returns the factors.
+        """
+        was_training = self.training
+        self.eval()
+        h = x.to(torch.float32)
+        factors = []
+        for b in self.blocks[:-1]:
+            w0 = b.weight.detach().clone()
+            lo, hi = math.log(1 / 16), math.log(256)
+            for _ in range(iterations):
+                mid = 0.5 * (lo + hi)
+                b.weight.copy_(w0 * math.exp(mid))
+                s, _ = b(h, False)
+                if float(s.mean()) < rate:
+                    lo = mid
+                else:
+                    hi = mid
+            factor = math.exp(0.5 * (lo + hi))
+            b.weight.copy_(w0 * factor)
+            factors.append(factor)
+            h, _ = b(h, False)
+        self.train(was_training)
+        return factors
+
     def forward(
         self, x: torch.Tensor, quantized: bool | None = None
     ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """``(logits, hidden spikes per layer, read-out membrane)`` for spikes ``(B, C, T)``.
 
-        Logits are the read-out membrane summed over time, in threshold units divided by T
-        (the quantized membrane is divided by ``64 * vth_mant`` of the read-out: a positive
-        factor, so the arg-max is that of the deployed ``membrane_sum`` read-out).
+        Logits are the read-out membrane summed over time (the seed's read-out), in
+        threshold units (the quantized membrane is divided by ``64 * vth_mant`` of the
+        read-out: a positive factor, so the arg-max is that of the deployed ``membrane_sum``).
         """
         q = self.quantized if quantized is None else quantized
         dtype = torch.float64 if q else torch.float32
@@ -211,7 +242,7 @@ class SpikingNet(nn.Module):
             hidden.append(s)
             h = self.dropout(s) if self.training else s
         _, membrane = self.blocks[-1](h, q)
-        logits = membrane.sum(-1) / membrane.shape[-1]
+        logits = membrane.sum(-1)
         if q:
             logits = logits / (ACT_SCALE * int(self.blocks[-1].vth_mant))
         return logits.float(), hidden, membrane

@@ -1,0 +1,286 @@
+"""``ranvier train``, ``ranvier export`` and ``ranvier verify`` (the commands that need torch).
+
+Registered on the main app by ``ranvier.cli``; torch is imported inside the commands only,
+so ``ranvier run`` and ``ranvier --help`` work without it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .cli import DebugOpt, JsonOpt, _die, _guard, app, err, out
+
+
+def _train_errors() -> tuple[type[Exception], ...]:
+    """Bad-input errors of the training commands (exit 2); imports torch."""
+    try:
+        from ranvier.train.checkpoint import CheckpointError
+        from ranvier.train.config import ConfigError
+        from ranvier.train.data import DatasetFormatError, DatasetMissingError
+    except ImportError as exc:  # no torch in this environment
+        _die(f"training needs torch ({exc}); run 'make install'", 1)
+    return (CheckpointError, ConfigError, DatasetMissingError, DatasetFormatError)
+
+
+def _verify_table(info: dict) -> None:
+    table = Table(
+        title=f"verify: quantized torch forward vs simulator on the exported file · "
+        f"{info['samples']} samples × {info['timesteps']} steps",
+        title_justify="left",
+    )
+    for col in ("layer", "spikes", "synaptic events", "mismatching bins"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for layer in info["layers"]:
+        table.add_row(
+            layer["name"],
+            f"{layer['spikes']:,}",
+            f"{layer['synaptic_events']:,}",
+            str(layer["mismatches"]),
+        )
+    out.print(table)
+    if info.get("accuracy") is not None:
+        out.print(
+            f"accuracy on the simulator {info['accuracy']:.2%} (torch {info['torch_accuracy']:.2%}"
+            f"), predictions {'identical' if info['predictions_equal'] else 'DIFFER'}",
+            markup=False,
+            highlight=False,
+        )
+    out.print(f"mismatches={info['mismatches']}", markup=False, highlight=False)
+
+
+@contextmanager
+def _epoch_progress(enabled: bool):
+    """Rich progress over epochs and batches on an interactive stderr; one line per epoch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        if enabled and err.is_terminal
+        else None
+    )
+    task = None
+
+    def on_event(event: str, info: dict) -> None:
+        nonlocal task
+        if not enabled:
+            return
+        if event == "epoch_start" and progress is not None:
+            desc = f"epoch {info['epoch'] + 1}/{info['epochs']} ({info['phase']})"
+            if task is None:
+                task = progress.add_task(desc, total=info["batches"], info="")
+            else:
+                progress.reset(task, total=info["batches"], description=desc, info="")
+        elif event == "batch" and progress is not None and task is not None:
+            progress.update(task, advance=1, info=f"loss {info['loss']:.3f}")
+        elif event == "epoch_end":
+            err.print(
+                f"epoch {info['epoch'] + 1:3d} {info['phase']:5s} loss {info['train_loss']:.3f} "
+                f"train {info['train_accuracy']:.2%} valid {info['valid_accuracy']:.2%} "
+                f"({info['seconds']:.1f} s)",
+                highlight=False,
+                markup=False,
+            )
+
+    if progress is None:
+        yield on_event
+        return
+    with progress:
+        yield on_event
+
+
+@app.command()
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="demo, shd or ssc (see docs/training.md).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config ([model], [train], [data]).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Directory with the SHD/SSC .h5 files.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from RUN_DIR/checkpoint.pt.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override train.seed.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, help="Override train.epochs.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
+    ] = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train a spiking network (weights, per-synapse delays, neuron parameters), export it
+    to RUN_DIR/model.net and verify the file against the trained model.
+
+    Writes RUN_DIR/checkpoint.pt (last), best.pt, metrics.json and model.net; ends with
+    `mismatches=<n>` (exit 1 unless 0).
+
+    Example: ranvier train --preset demo --out runs/demo
+    """
+    bad = _train_errors()
+    from dataclasses import replace
+
+    from ranvier.train.config import Config, load_config
+    from ranvier.train.config import preset as get_preset
+    from ranvier.train.loop import train as run_training
+
+    if preset is not None and config is not None:
+        _die("give --preset or --config, not both", 2)
+    if config is not None:
+        cfg = _guard(debug, load_config, config, bad_input=bad)
+    else:
+        cfg = _guard(debug, get_preset, preset or "demo", bad_input=bad)
+    if seed is not None or epochs is not None:
+        t = cfg.train
+        new_epochs = epochs if epochs is not None else t.epochs
+        cfg = Config(
+            model=cfg.model,
+            train=replace(
+                t,
+                seed=t.seed if seed is None else seed,
+                epochs=new_epochs,
+                qat_epochs=min(t.qat_epochs, new_epochs),
+            ),
+            data=cfg.data,
+            preset=cfg.preset,
+        )
+    if (out_dir / "checkpoint.pt").exists() and not resume:
+        _die(f"{out_dir}: already holds a run (checkpoint.pt); pass --resume or a new --out", 2)
+    with _epoch_progress(enabled=not as_json) as on_event:
+        summary = _guard(
+            debug,
+            run_training,
+            cfg,
+            out_dir,
+            data,
+            resume=resume,
+            device=device,
+            progress=on_event,
+            bad_input=bad,
+        )
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        out.print(
+            f"best validation accuracy {summary['best_valid_accuracy']:.2%}, test accuracy "
+            f"(quantized) {summary['test_accuracy']:.2%}; network written to "
+            f"{summary['network']}",
+            markup=False,
+            highlight=False,
+        )
+        _verify_table(summary["verify"])
+    if summary["verify"]["mismatches"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="netx HDF5 file to write.")],
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a trained model as a netx HDF5 file with integer weights and delays.
+
+    Example: ranvier export runs/demo/best.pt -o model.net
+    """
+    bad = _train_errors()
+    from ranvier.train.checkpoint import load_checkpoint
+    from ranvier.train.export import export_model
+
+    loaded = _guard(debug, load_checkpoint, checkpoint, bad_input=bad)
+    was_quantized = loaded.model.quantized
+    network = _guard(debug, export_model, loaded.model, output, bad_input=bad)
+    info = {
+        "checkpoint": str(checkpoint),
+        "network": str(output),
+        "layers": [
+            {
+                "name": b.name,
+                "type": b.neurons.kind,
+                "neurons": b.neurons.n,
+                "max_delay": b.synapse.max_delay,
+            }
+            for b in network.blocks
+        ],
+        "quantization_aware": was_quantized,
+    }
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    shape = " → ".join(
+        [str(network.n_in)] + [f"{b.neurons.n} {b.neurons.kind}" for b in network.blocks]
+    )
+    out.print(f"wrote {escape(str(output))}: {shape}", highlight=False)
+    if not was_quantized:
+        err.print(
+            "warning: this checkpoint never trained quantization-aware; its scales were "
+            "fixed now, so the file may behave differently from the float model",
+            highlight=False,
+            markup=False,
+        )
+
+
+@app.command()
+def verify(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-n", min=1, help="Test samples (default: all).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Directory with the SHD/SSC .h5 files.")
+    ] = None,
+    net: Annotated[
+        Path | None,
+        typer.Option("--net", help="Verify this exported file instead of a fresh export."),
+    ] = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare the quantized torch forward with the simulator running the exported file,
+    every layer, bin by bin; prints `mismatches=<n>` and exits 1 unless it is 0.
+
+    Example: ranvier verify runs/demo/best.pt --samples 200
+    """
+    bad = _train_errors()
+    from ranvier.convert import NetFileError, read_netx
+    from ranvier.train.checkpoint import load_checkpoint
+    from ranvier.train.export import verify as run_verify
+    from ranvier.train.loop import load_splits
+
+    loaded = _guard(debug, load_checkpoint, checkpoint, bad_input=bad)
+    network = _guard(debug, read_netx, net) if net is not None else None
+    if network is not None and network.layer_sizes != [b.neuron.n for b in loaded.model.blocks]:
+        _die(f"{net}: layer sizes {network.layer_sizes} do not match the checkpoint's", 2)
+    splits = _guard(debug, load_splits, loaded.config, data, bad_input=(*bad, NetFileError))
+    test = splits.test
+    n = len(test.y) if samples is None else min(samples, len(test.y))
+    result = _guard(
+        debug, run_verify, loaded.model, test.x[:n], test.y[:n], network=network, bad_input=bad
+    )
+    info = {"checkpoint": str(checkpoint), **result.as_dict()}
+    if as_json:
+        print(json.dumps(info, indent=2))
+    else:
+        _verify_table(info)
+    if result.mismatches:
+        raise typer.Exit(1)

@@ -1,0 +1,130 @@
+"""Export a trained model to netx HDF5, and verify that the file runs as the model trained.
+
+``verify`` compares, on the same input, the model's quantized torch forward with the
+simulator running the *exported file read back from disk*: every hidden layer's spikes bin
+by bin, and the read-out's membrane at every step. Its ``mismatches`` counts every bin that
+differs; zero means the trained network is, spike for spike, the deployed one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from ranvier.convert.netx_hdf5 import read_netx, write_spec
+from ranvier.deploy.readout import predict
+from ranvier.hw_models.network import Network
+from ranvier.hw_models.simulator import simulate
+
+from .model import SpikingNet
+
+
+def export_model(model: SpikingNet, path: str | os.PathLike) -> Network:
+    """Write the quantized model to ``path`` (atomically); returns the IR read back from it.
+
+    A model that never entered its quantized phase is quantized here first (its scales are
+    fixed from its weights); it was then not trained quantization-aware.
+    """
+    if not model.quantized:
+        model.start_qat()
+    write_spec(model.to_spec(), path)
+    return read_netx(path)
+
+
+@dataclass
+class VerifyResult:
+    """Torch forward vs simulator on the exported file, per layer and in total."""
+
+    samples: int
+    timesteps: int
+    #: per layer: differing spike bins (hidden layers) or membrane bins (the read-out)
+    layer_mismatches: list[int]
+    layer_names: list[str]
+    layer_spikes: list[int]
+    synaptic_events: list[int]
+    predictions_equal: bool
+    accuracy: float | None = None
+    torch_accuracy: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def mismatches(self) -> int:
+        return int(sum(self.layer_mismatches))
+
+    def as_dict(self) -> dict:
+        return {
+            "mismatches": self.mismatches,
+            "samples": self.samples,
+            "timesteps": self.timesteps,
+            "layers": [
+                {"name": n, "mismatches": m, "spikes": s, "synaptic_events": e}
+                for n, m, s, e in zip(
+                    self.layer_names,
+                    self.layer_mismatches,
+                    self.layer_spikes,
+                    self.synaptic_events,
+                    strict=True,
+                )
+            ],
+            "predictions_equal": self.predictions_equal,
+            "accuracy": self.accuracy,
+            "torch_accuracy": self.torch_accuracy,
+            **self.extra,
+        }
+
+
+@torch.no_grad()
+def verify(
+    model: SpikingNet,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    network: Network | None = None,
+    batch_size: int = 128,
+) -> VerifyResult:
+    """Quantized torch forward vs the simulator on the exported file, on spikes ``(N, C, T)``.
+
+    Without ``network`` the model is exported to a temporary file and read back, so the
+    comparison goes through the same bytes a user deploys.
+    """
+    model.eval()
+    if network is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            network = export_model(model, Path(tmp) / "model.net")
+    x = (np.asarray(x) != 0).astype(np.uint8)
+    sim = simulate(network, x, record=[-1])
+    n_layers = len(model.blocks)
+    mism = [0] * n_layers
+    torch_pred = []
+    device = next(model.parameters()).device
+    for start in range(0, x.shape[0], batch_size):
+        xb = torch.from_numpy(x[start : start + batch_size]).to(device)
+        logits, hidden, membrane = model(xb, quantized=True)
+        torch_pred.append(logits.argmax(-1).cpu().numpy())
+        sl = slice(start, start + xb.shape[0])
+        for i, s in enumerate(hidden):
+            ref = sim.layers[i].spikes[sl]
+            mism[i] += int(np.count_nonzero(ref != s.cpu().numpy().astype(np.uint8)))
+        ref_m = sim.layers[-1].membrane[sl]
+        mism[-1] += int(np.count_nonzero(ref_m != membrane.cpu().numpy().astype(np.int64)))
+    pred_torch = np.concatenate(torch_pred)
+    pred_sim = predict(network, sim)  # the deployed read-out, as `ranvier run --labels`
+    acc = tacc = None
+    if y is not None:
+        acc = float(np.mean(pred_sim == y))
+        tacc = float(np.mean(pred_torch == y))
+    return VerifyResult(
+        samples=int(x.shape[0]),
+        timesteps=int(x.shape[-1]),
+        layer_mismatches=mism,
+        layer_names=[b.name for b in network.blocks],
+        layer_spikes=[int(layer.spike_counts.sum()) for layer in sim.layers],
+        synaptic_events=[int(layer.synaptic_events.sum()) for layer in sim.layers],
+        predictions_equal=bool(np.array_equal(pred_torch, pred_sim)),
+        accuracy=acc,
+        torch_accuracy=tacc,
+    )
