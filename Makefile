@@ -56,10 +56,15 @@ equivalence: reference
 bench: install reference
 	$(VENV)/bin/python bench/sim_throughput.py
 
-# Until training lands, the main job runs the shipped example network.
+# The main job: train the demo preset (AdLIF+ with learned per-synapse delays, on the built-in
+# task) in a few minutes on 2 CPU cores, export it, verify it spike for spike, then run the
+# exported file on the simulator with its labels and write the energy report.
+DEMO := runs/demo
 demo: install
-	$(VENV)/bin/ranvier inspect examples/shd_like.net
-	$(VENV)/bin/ranvier run examples/shd_like.net --input examples/shd_like_input.npy --save-spikes reports/demo/spikes.npz --report reports/demo
+	rm -rf $(DEMO) reports/demo
+	$(VENV)/bin/ranvier train --preset demo --out $(DEMO)
+	$(VENV)/bin/ranvier inspect $(DEMO)/model.net
+	$(VENV)/bin/ranvier run $(DEMO)/model.net --input $(DEMO)/test_input.npy --labels $(DEMO)/test_labels.npy --report reports/demo
 
 # Regenerate the shipped example with the tests' generator.
 example: install

@@ -171,7 +171,10 @@ def train(
         _calibrate(model, splits.train, config, dev)
     qat_from = t.epochs - t.qat_epochs
     for epoch in range(start_epoch, t.epochs):
+        float_test = None
         if epoch == qat_from and not model.quantized:
+            # the float network's test accuracy, for the float-vs-QAT comparison
+            float_test, _ = evaluate(model, splits.test, dev)
             model.start_qat()
             best = -math.inf  # the best checkpoint is a quantized one
         if model.cfg.delays == "dcls":
@@ -216,6 +219,8 @@ def train(
             "lr": {g.get("name", str(i)): g["lr"] for i, g in enumerate(optimizer.param_groups)},
             "seconds": time.perf_counter() - started,
         }
+        if float_test is not None:
+            row["float_test_accuracy"] = float_test
         history.append(row)
         state = {
             "optimizer": optimizer.state_dict(),
@@ -245,14 +250,22 @@ def finish(
     n = config.train.verify_samples or len(splits.test.y)
     x, y = splits.test.x[:n], splits.test.y[:n]
     result = verify(model, x, y, network=network)
+    # the verified samples, so `ranvier run RUN_DIR/model.net --input ... --labels ...` works
+    _write_npy(out / "test_input.npy", x.astype(np.uint8))
+    _write_npy(out / "test_labels.npy", y.astype(np.int64))
     test_acc, _ = evaluate(model, splits.test, torch.device("cpu"))
     summary = {
         "run_dir": str(out),
         "checkpoint": str(best_path),
         "network": str(out / "model.net"),
+        "test_input": str(out / "test_input.npy"),
+        "test_labels": str(out / "test_labels.npy"),
         "epochs": len(history),
         "best_valid_accuracy": max((h["valid_accuracy"] for h in history), default=None),
         "test_accuracy": test_acc,
+        "float_test_accuracy": next(
+            (h["float_test_accuracy"] for h in history if "float_test_accuracy" in h), None
+        ),
         "verify": result.as_dict(),
     }
     _write_json(
@@ -261,6 +274,11 @@ def finish(
     if progress:
         progress("done", summary)
     return summary
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array)
 
 
 def _write_json(path: Path, obj: dict) -> None:

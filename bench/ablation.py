@@ -1,0 +1,131 @@
+"""The seed's Table 1 on the built-in ``tempo`` task: LIF, AdLIF+, LIF + delays, AdLIF+ +
+delays, each over several seeds, with three accuracies per run:
+
+- float: the float network (continuous delays) on the test split, before quantization,
+- QAT: the quantized torch forward after the quantization-aware epochs,
+- file: the exported netx file run on ranvier's simulator (the deployed network).
+
+QAT and file must be identical (verify's ``mismatches`` is printed too). Each run trains
+with ``ranvier.train.loop.train`` (the code path of ``ranvier train``) in its own process.
+
+    .venv/bin/python bench/ablation.py --seeds 3 --jobs 2 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+VARIANTS = {
+    # name: (neuron, delays, neuron_params)
+    "LIF": ("CUBA", "none", {"current_decay": 1.0}),
+    "AdLIF+": ("ADLIF", "none", {}),
+    "LIF + delays": ("CUBA", "interp", {"current_decay": 1.0}),
+    "AdLIF+ + delays": ("ADLIF", "interp", {}),
+}
+
+
+def run_one(args: tuple[str, int, int, int]) -> dict:
+    """Train one variant with one seed; returns its accuracies and counts."""
+    import torch
+
+    from ranvier.train.config import preset
+    from ranvier.train.loop import train
+
+    torch.set_num_threads(1)
+    name, seed, epochs, qat_epochs = args
+    neuron, delays, params = VARIANTS[name]
+    cfg = preset("demo")
+    cfg.model = replace(cfg.model, neuron=neuron, delays=delays, neuron_params=params)
+    cfg.train = replace(
+        cfg.train, seed=seed, epochs=epochs, qat_epochs=qat_epochs, verify_samples=0
+    )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = train(cfg, tmp)
+    v = summary["verify"]
+    return {
+        "variant": name,
+        "seed": seed,
+        "float": summary["float_test_accuracy"],
+        "qat": summary["test_accuracy"],
+        "file": v["accuracy"],
+        "file_torch": v["torch_accuracy"],
+        "mismatches": v["mismatches"],
+        "hidden_spikes_per_neuron": _spikes_per_neuron(v, cfg),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _spikes_per_neuron(v: dict, cfg) -> float:
+    hidden = v["layers"][:-1]
+    neurons = sum(cfg.model.hidden)
+    return sum(layer["spikes"] for layer in hidden) / max(1, neurons) / max(1, v["samples"])
+
+
+def _stat(values: list[float]) -> str:
+    values = [100 * v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):5.1f} ± {sd:4.1f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the demo preset's")
+    ap.add_argument("--qat-epochs", type=int, default=None)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    from ranvier.train.config import preset
+
+    demo = preset("demo").train
+    epochs = a.epochs or demo.epochs
+    qat = demo.qat_epochs if a.qat_epochs is None else a.qat_epochs
+    names = [n.strip() for n in a.variants.split(",")]
+    jobs = [(n, s, epochs, qat) for s in range(a.seeds) for n in names]
+    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        runs = list(pool.map(run_one, jobs))
+    table = []
+    for n in names:
+        rows = [r for r in runs if r["variant"] == n]
+        table.append(
+            {
+                "variant": n,
+                "seeds": len(rows),
+                "float": _stat([r["float"] for r in rows]),
+                "qat": _stat([r["qat"] for r in rows]),
+                "file": _stat([r["file"] for r in rows]),
+                "file_equals_qat": all(r["file"] == r["qat"] for r in rows),
+                "mismatches": sum(r["mismatches"] for r in rows),
+                "spikes_per_neuron": statistics.mean(r["hidden_spikes_per_neuron"] for r in rows),
+            }
+        )
+    result = {"epochs": epochs, "qat_epochs": qat, "runs": runs, "table": table}
+    if a.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"tempo, demo preset, {epochs} epochs ({qat} QAT), accuracy % mean ± std over seeds")
+    head = ("variant", "seeds", "float", "QAT", "file (sim)", "file==QAT", "mismatches", "sp/neuron")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in table:
+        print(
+            f"| {r['variant']} | {r['seeds']} | {r['float']} | {r['qat']} | {r['file']} | "
+            f"{'yes' if r['file_equals_qat'] else 'NO'} | {r['mismatches']} | "
+            f"{r['spikes_per_neuron']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
