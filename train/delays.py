@@ -72,8 +72,8 @@ def delay_kernel(
     d = delay.t()  # (n_in, n_out)
     if mode == "dcls" and not quantized:
         taps = torch.arange(max_delay + 1, device=d.device, dtype=d.dtype)
-        g = torch.exp(-0.5 * ((taps - d.unsqueeze(-1)) / sigma) ** 2)  # (n_in, n_out, D+1)
-        g = g / g.sum(-1, keepdim=True).clamp_min(1e-12)
+        # normalised Gaussian over the taps, as a softmax: no underflow for tiny sigma
+        g = torch.softmax(-0.5 * ((taps - d.unsqueeze(-1)) / sigma) ** 2, dim=-1)
         tap_spec = _shift_spectrum(phase, 1 + taps, cdtype)  # (F, D+1)
         flat = g.reshape(-1, max_delay + 1).to(cdtype) @ tap_spec.t()  # (n_in*n_out, F)
         return flat.t().reshape(-1, *d.shape) * w

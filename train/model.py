@@ -16,7 +16,11 @@ import math
 import numpy as np
 import torch
 from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec
-from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
+from ranvier.hw_models.fixed_point import (
+    NON_SPIKING_VTH_MANT,
+    netx_optimize_weight_bits,
+    synapse_weights,
+)
 from torch import nn
 
 from .config import ModelConfig
@@ -74,13 +78,33 @@ class Block(nn.Module):
         """The integer weights the file holds (straight-through from the float weights)."""
         return quantize_weight(self.weight, float(self.vth_mant))
 
+    def synapse_weight(self) -> torch.Tensor:
+        """What each synapse adds on the hardware: the file weights as netx maps them onto
+        the 8-bit synapse (``fixed_point.netx_optimize_weight_bits`` then
+        ``synapse_weights``), straight-through from the file weights.
+
+        The mapping is the identity for every even matrix in [-256, 254] except one netx
+        corner: all weights <= 0 with the most negative a power of two (``[-2, -2]`` runs as
+        ``[0, 0]``). The quantized forward uses these values, so it stays the deployed one.
+        """
+        q = self.file_weight()
+        ints = q.detach().round().long().cpu().numpy()
+        if not ints.any():
+            return q
+        mant, bits, exp = netx_optimize_weight_bits(ints)
+        values = synapse_weights(mant, bits).astype(np.float64) * 2.0**exp
+        if np.array_equal(values, ints):
+            return q
+        exact = torch.from_numpy(values).to(q.device, q.dtype)
+        return q + (exact - q).detach()
+
     def forward(self, x: torch.Tensor, quantized: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes and membrane ``(B, n_out, T)`` from input spikes ``(B, n_in, T)``."""
         scale = int(self.vth_mant)
         if quantized:
             a = delayed_dense(
                 x,
-                self.file_weight(),
+                self.synapse_weight(),
                 self.delay,
                 mode="interp" if self.delay_mode == "dcls" else self.delay_mode,
                 max_delay=self.max_delay,
@@ -229,6 +253,9 @@ class SpikingNet(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """``(logits, hidden spikes per layer, read-out membrane)`` for spikes ``(B, C, T)``.
 
+        Quantized, everything is float64 holding integers (logits are exact sums), so the
+        arg-max equals the simulator's even on near-ties.
+
         Logits are the read-out membrane summed over time (the seed's read-out), in
         threshold units (the quantized membrane is divided by ``64 * vth_mant`` of the
         read-out: a positive factor, so the arg-max is that of the deployed ``membrane_sum``).
@@ -245,7 +272,7 @@ class SpikingNet(nn.Module):
         logits = membrane.sum(-1)
         if q:
             logits = logits / (ACT_SCALE * int(self.blocks[-1].vth_mant))
-        return logits.float(), hidden, membrane
+        return logits, hidden, membrane
 
     def to_spec(self) -> NetSpec:
         """The quantized network as a netx file description (read-out ``membrane_sum``)."""
