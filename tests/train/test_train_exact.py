@@ -512,7 +512,7 @@ def test_all_non_positive_readout_runs_as_trained():
         net.blocks[0].weight.mul_(3.0)
         net.blocks[1].weight.copy_(
             torch.tensor(
-                [[-0.03125, -0.01, 0.0, -0.02, -0.03125], [-0.005, -0.03125, -0.03, 0.0, -0.01]]
+                [[-0.0625, -0.01, 0.0, -0.02, -0.0625], [-0.005, -0.0625, -0.03, 0.0, -0.01]]
             )
         )
     net.start_qat()
