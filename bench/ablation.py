@@ -34,7 +34,6 @@ VARIANTS = {
 def run_one(args: tuple[str, int, int, int]) -> dict:
     """Train one variant with one seed; returns its accuracies and counts."""
     import torch
-
     from ranvier.train.config import preset
     from ranvier.train.loop import train
 
@@ -115,7 +114,16 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"tempo, demo preset, {epochs} epochs ({qat} QAT), accuracy % mean ± std over seeds")
-    head = ("variant", "seeds", "float", "QAT", "file (sim)", "file==QAT", "mismatches", "sp/neuron")
+    head = (
+        "variant",
+        "seeds",
+        "float",
+        "QAT",
+        "file (sim)",
+        "file==QAT",
+        "mismatches",
+        "sp/neuron",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in table:

@@ -36,6 +36,9 @@ class ModelConfig:
     neuron_params: dict = field(default_factory=dict)
     delays: str = "interp"
     max_delay: int = 25
+    #: initial delays: "zero" (the seed: the network starts without delays) or "uniform"
+    #: in [0, max_delay] (DCLS's choice; spreads the taps from the start)
+    delay_init: str = "zero"
     dropout: float = 0.5
     #: whether the read-out synapses have delays too (the seed's do)
     readout_delays: bool = True
@@ -47,6 +50,8 @@ class ModelConfig:
             raise ConfigError(f"model.neuron: {self.neuron!r} is not one of {', '.join(NEURONS)}")
         if self.delays not in DELAY_MODES:
             raise ConfigError(f"model.delays: {self.delays!r} is not one of {DELAY_MODES}")
+        if self.delay_init not in ("zero", "uniform"):
+            raise ConfigError(f"model.delay_init: {self.delay_init!r} is not zero or uniform")
         if not 0 <= self.max_delay <= MAX_DELAY:
             raise ConfigError(f"model.max_delay: {self.max_delay} is outside 0..{MAX_DELAY}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
@@ -171,15 +176,17 @@ def _preset_table() -> dict[str, dict]:
         "data": {"dataset": "ssc"},
     }
     demo = {
+        # small enough for a few minutes on 2 CPU cores; delays start spread (DCLS-style)
         "model": {
-            "hidden": [48, 48],
+            "hidden": [64, 64],
             "neuron": "ADLIF",
             "delays": "interp",
-            "max_delay": 16,
+            "max_delay": 25,
+            "delay_init": "uniform",
             "dropout": 0.1,
         },
         "train": {
-            "epochs": 14,
+            "epochs": 20,
             "qat_epochs": 4,
             "batch_size": 64,
             "lr": 0.01,
@@ -188,9 +195,9 @@ def _preset_table() -> dict[str, dict]:
         },
         "data": {
             "dataset": "tempo",
-            "train_samples": 1500,
-            "valid_samples": 300,
-            "test_samples": 300,
+            "train_samples": 2000,
+            "valid_samples": 400,
+            "test_samples": 500,
         },
     }
     return {"shd": seed_shd, "ssc": seed_ssc, "demo": demo}

@@ -54,6 +54,7 @@ class Block(nn.Module):
         *,
         delays: str,
         max_delay: int,
+        delay_init: str = "zero",
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -63,7 +64,12 @@ class Block(nn.Module):
         self.weight = nn.Parameter(w.float())
         self.delay_mode = delays if max_delay > 0 else "none"
         self.max_delay = max_delay if self.delay_mode != "none" else 0
-        self.delay = nn.Parameter(torch.zeros(n_out, n_in)) if self.delay_mode != "none" else None
+        self.delay = None
+        if self.delay_mode != "none":
+            d = torch.zeros(n_out, n_in)
+            if delay_init == "uniform":
+                d = torch.rand(n_out, n_in, generator=generator) * self.max_delay
+            self.delay = nn.Parameter(d)
         self.neuron = neuron
         self.register_buffer("vth_mant", torch.tensor(0, dtype=torch.int64))
         self.sigma = 0.5
@@ -180,6 +186,7 @@ class SpikingNet(nn.Module):
                     make_neuron(cfg, int(size), gen),
                     delays=cfg.delays,
                     max_delay=cfg.max_delay,
+                    delay_init=cfg.delay_init,
                     generator=gen,
                 )
             )
