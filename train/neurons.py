@@ -159,8 +159,8 @@ class CubaNeuron(NeuronBase):
         u = torch.zeros_like(act[..., 0])
         v = torch.zeros_like(u)
         spikes, volts = [], []
-        for t in range(act.shape[-1]):
-            u = q.wrap(q.trunc(u * i_keep) + act[..., t])
+        for a_t in act.unbind(-1):  # one backward for all steps (not a select per step)
+            u = q.wrap(q.trunc(u * i_keep) + a_t)
             v = q.sat(q.trunc(v * v_keep) + u)
             if self.spiking:
                 s = spike(v - vth, vth)
@@ -236,8 +236,8 @@ class AlifNeuron(NeuronBase):
         r = torch.zeros_like(i)
         theta = torch.full_like(i, theta0)
         spikes, volts = [], []
-        for t in range(act.shape[-1]):
-            i = q.wrap(q.trunc(i * keep["current_decay"]) + act[..., t])
+        for a_t in act.unbind(-1):  # one backward for all steps (not a select per step)
+            i = q.wrap(q.trunc(i * keep["current_decay"]) + a_t)
             v = q.sat(q.trunc(v * keep["voltage_decay"]) + i)
             theta = q.trunc((theta - theta0) * keep["threshold_decay"]) + theta0
             r = q.trunc(r * keep["refractory_decay"])
@@ -329,9 +329,9 @@ class AdlifNeuron(NeuronBase):
         w = torch.zeros_like(u)
         s = torch.zeros_like(u)
         spikes, volts = [], []
-        for t in range(current.shape[-1]):
+        for i_t in current.unbind(-1):
             w = q.sat(q.trunc(w * w_keep) + q.trunc(u * coupling) + s * b_step)
-            u = q.sat(q.trunc((u - s * vth) * u_keep) + q.trunc((current[..., t] - w) * u_take))
+            u = q.sat(q.trunc((u - s * vth) * u_keep) + q.trunc((i_t - w) * u_take))
             s = spike(u - vth, vth)
             spikes.append(s)
             volts.append(u)
