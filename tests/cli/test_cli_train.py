@@ -201,3 +201,21 @@ def test_help_has_examples():
         result = runner.invoke(app, [cmd, "--help"])
         assert result.exit_code == 0
         assert "Example: ranvier " + cmd in " ".join(result.stdout.split())
+
+
+def test_run_and_inspect_never_import_torch(example_net, example_input):
+    """Only `ranvier.train` imports torch: `ranvier run` / `inspect` work without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ranvier.cli import app\n"
+        f"r = CliRunner().invoke(app, ['run', {str(example_net)!r}, '--input', "
+        f"{str(example_input)!r}, '--json'])\n"
+        f"i = CliRunner().invoke(app, ['inspect', {str(example_net)!r}, '--json'])\n"
+        "print(r.exit_code, i.exit_code, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["0", "0", "False"], out.stdout + out.stderr
