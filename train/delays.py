@@ -121,7 +121,8 @@ def delayed_dense(
         quantized=quantized,
     )
     spec = torch.fft.rfft(x.to(dtype), n=size, dim=-1)  # (B, n_in, F)
-    out_spec = torch.matmul(spec.permute(2, 0, 1), kernel)  # (F, B, n_out)
+    # contiguous (F, B, n_in): a strided complex bmm is much slower, worst with busy cores
+    out_spec = torch.matmul(spec.permute(2, 0, 1).contiguous(), kernel)  # (F, B, n_out)
     out = torch.fft.irfft(out_spec.permute(1, 2, 0), n=size, dim=-1)[..., :t_steps]
     if not quantized:
         return out
