@@ -165,8 +165,10 @@ class DenseSynapse:
     def values_are_integers(self) -> bool:
         """True when every synapse value is an integer, so the floor never rounds.
 
-        Always true for weights netx derives from a file: the synapse truncates at least
-        ``-weight_exp`` low bits of each mantissa.
+        True for almost every file; not for all: all-non-positive weights with a zero (file
+        ``[[-4, -3, -3], [0, -3, -4]]``) are MIXED to netx but INHIBITORY to lava's synapse,
+        whose clip and truncation leave fractions (-4 acts as -3.5). The simulator then takes
+        the per-delay path with lava's floor of each step's sum.
         """
         return self.weight_exp >= 0 or not np.any(self.effective_weight % (1 << -self.weight_exp))
 

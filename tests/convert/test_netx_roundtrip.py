@@ -94,9 +94,12 @@ def roundtrip(spec: NetSpec, directory: Path, rng: np.random.Generator) -> str:
     except ValueError as exc:
         # Some one-signed files come out of lava's clip-and-truncate with values no netx
         # weight matrix maps back to (e.g. file [-2, -1] acts as [-1, -1], which netx would
-        # read as all zero). The writer must say so in one line naming the layer.
+        # read as all zero), and some act as fractions (file [[-4, -3, -3], [0, -3, -4]]
+        # acts as -3.5 where it says -4: netx calls it MIXED, lava INHIBITORY). The writer
+        # must say so in one line naming the layer.
         message = str(exc)
-        assert "no netx file encoding" in message and "\n" not in message, message
+        refusals = ("no netx file encoding", "fractional synapse values")
+        assert any(r in message for r in refusals) and "\n" not in message, message
         assert message.startswith("layer_"), message
         assert not f2.exists()
         return "raised"
@@ -284,3 +287,15 @@ def test_write_without_input_layer(tmp_path, small_net):
         assert sorted(f["layer"]) == ["0", "1"]
         assert f["layer/0/type"][0] == b"dense"
     assert_same_ir(n1, read_netx(tmp_path / "no_input.net"))
+
+
+def test_fractional_synapse_values_from_a_file_are_refused_on_write(tmp_path):
+    """The netx corner hypothesis found: a file whose weights act as fractions on lava."""
+    spec = NetSpec(n_in=3, layers=[LayerSpec(weight=np.array([[-4, -3, -3], [0, -3, -4]]))])
+    write_spec(spec, tmp_path / "f.net")
+    net = read_netx(tmp_path / "f.net")
+    assert net.blocks[0].synapse.values.tolist() == [[-3.5, -3.0, -3.0], [0.0, -3.0, -3.5]]
+    assert not net.blocks[0].synapse.values_are_integers
+    with pytest.raises(ValueError, match="layer_0: fractional synapse values"):
+        write_netx(net, tmp_path / "g.net")
+    assert not (tmp_path / "g.net").exists()
