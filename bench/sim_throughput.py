@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -27,24 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from machine_info import machine  # bench/ is on sys.path when run as a script
 from ranvier.convert import read_netx
 from ranvier.convert.random_netx import random_spikes, shd_like_spec, write_spec
 from ranvier.hw_models import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 LAVA_PY = ROOT / ".venv-lava" / "bin" / "python"
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> int:

@@ -46,7 +46,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -56,6 +55,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from machine_info import machine  # bench/ is on sys.path when run as a script
 from ranvier.train import model as model_mod
 from ranvier.train.config import ModelConfig
 from ranvier.train.delays import delayed_dense
@@ -401,18 +401,6 @@ class Worker:
 
 
 # --- parent -----------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def mem_available() -> int:

@@ -31,8 +31,6 @@ import math
 
 import torch
 
-DELAY_MODES = ("none", "interp", "dcls")
-
 
 class DelayPrecisionError(RuntimeError):
     """The frequency-domain sum was not close enough to an integer to round safely."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,6 @@ class VerifyResult:
     predictions_equal: bool
     accuracy: float | None = None
     torch_accuracy: float | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def mismatches(self) -> int:
@@ -73,7 +72,6 @@ class VerifyResult:
             "predictions_equal": self.predictions_equal,
             "accuracy": self.accuracy,
             "torch_accuracy": self.torch_accuracy,
-            **self.extra,
         }
 
 

@@ -15,9 +15,7 @@ import torch
 from ranvier.hw_models.fixed_point import (
     ACT_SHIFT,
     DECAY_UNITY,
-    MAX_DELAY,
     STATE_HALF_RANGE,
-    VTH_MANT_MAX,
     VTH_SHIFT,
 )
 
@@ -32,9 +30,7 @@ WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = -256, 254, 2
 __all__ = [
     "ACT_SCALE",
     "DECAY_UNITY",
-    "MAX_DELAY",
     "STATE_HALF_RANGE",
-    "VTH_MANT_MAX",
     "VTH_SCALE",
     "WEIGHT_MAX",
     "WEIGHT_MIN",

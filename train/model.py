@@ -25,7 +25,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .delays import delayed_dense
-from .fixed import ACT_SCALE, VTH_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
+from .fixed import ACT_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
 from .neurons import AdlifNeuron, AlifNeuron, CubaNeuron, NeuronBase
 
 #: Largest layer scale: keeps 2**17 / vth_mant = 64 thresholds of headroom below the 24-bit
@@ -73,10 +73,6 @@ class Block(nn.Module):
         self.neuron = neuron
         self.register_buffer("vth_mant", torch.tensor(0, dtype=torch.int64))
         self.sigma = 0.5
-
-    @property
-    def quantizable(self) -> bool:
-        return int(self.vth_mant) > 0
 
     def set_scale(self) -> None:
         self.vth_mant.fill_(layer_scale(self.weight))
@@ -295,4 +291,4 @@ class SpikingNet(nn.Module):
         ]
 
 
-__all__ = ["VTH_SCALE", "Block", "SpikingNet", "layer_scale"]
+__all__ = ["Block", "SpikingNet", "layer_scale"]
