@@ -9,7 +9,8 @@ departs from the torch implementation (it counts on the Loihi 2 IR, not on a tor
   meeting a non-zero weight is one accumulate; NeuroBench counts a binary input times a
   non-zero weight), ``Effective_MACs`` = 0 (no layer receives non-binary input), ``Dense`` =
   ``sum(n_in * n_out) * timesteps`` per sample (every weight with every input, every step).
-- ``activation_sparsity``: ``1 - spikes / (neurons * timesteps * samples)`` over all layers.
+- ``activation_sparsity``: ``1 - spikes / (neurons * timesteps * samples)`` over the spiking
+  layers (a non-spiking read-out's output is its membrane, not an activation).
 - ``membrane_updates``: neuron updates per sample (Loihi updates every neuron every step).
 - ``connection_sparsity``: zero effective weights / all weight entries, over all layers.
 - ``footprint_bytes``: weights, delays and neuron parameters at their Loihi 2 widths.
@@ -47,9 +48,19 @@ def connection_sparsity(network: Network) -> float:
 
 
 def activation_sparsity(network: Network, result: SimResult) -> float:
-    """``1 - spikes / (neurons * timesteps * samples)``, summed over all spiking layers."""
-    spikes = sum(int(np.sum(layer.spike_counts)) for layer in result.layers)
-    slots = sum(b.neurons.n for b in network.blocks) * result.timesteps * result.samples
+    """``1 - spikes / (neurons * timesteps * samples)``, summed over the spiking layers.
+
+    A non-spiking read-out (``neurons.spiking`` False: no threshold it can reach) is left
+    out: its output is a membrane, not an activation, as NeuroBench counts only the outputs
+    of activation layers.
+    """
+    spiking = [
+        (b, layer)
+        for b, layer in zip(network.blocks, result.layers, strict=True)
+        if b.neurons.spiking
+    ]
+    spikes = sum(int(np.sum(layer.spike_counts)) for _, layer in spiking)
+    slots = sum(b.neurons.n for b, _ in spiking) * result.timesteps * result.samples
     return 1.0 - spikes / slots if slots else 0.0
 
 
