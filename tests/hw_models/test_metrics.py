@@ -9,6 +9,7 @@ import pytest
 from ranvier.convert.netx_hdf5 import read_netx
 from ranvier.convert.random_netx import random_spec, random_spikes, write_spec
 from ranvier.hw_models import simulate
+from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
 from ranvier.hw_models.metrics import (
     activation_sparsity,
     compute_metrics,
@@ -80,3 +81,27 @@ def test_compute_metrics_layers_consistent(run):
     assert sum(layer["footprint_bytes"] for layer in m["layers"]) == m["footprint_bytes"]
     assert m["membrane_updates"] == (7 + 5) * result.timesteps
     assert all(isinstance(layer["connection_sparsity"], float) for layer in m["layers"])
+
+
+def test_activation_sparsity_leaves_out_a_non_spiking_readout(run, tmp_path):
+    """A membrane read-out (no reachable threshold) has no activations to count."""
+    _, x, _ = run
+    spec = random_spec(
+        np.random.default_rng(12),
+        n_in=9,
+        sizes=[7, 5],
+        weight_style="sparse",
+        regime="normal",
+        calibrate=x,
+    )
+    spec.layers[-1].vth_mant = NON_SPIKING_VTH_MANT
+    path = tmp_path / "readout.net"
+    write_spec(spec, path)
+    readout_net = read_netx(path)
+    assert readout_net.blocks[0].neurons.spiking and not readout_net.blocks[-1].neurons.spiking
+    result = simulate(readout_net, x)
+    hidden = int(result.layers[0].spike_counts.sum())
+    assert hidden > 0
+    want = 1 - hidden / (7 * result.timesteps * result.samples)
+    assert math.isclose(activation_sparsity(readout_net, result), want)
+    assert compute_metrics(readout_net, result)["layers"][-1]["activation_sparsity"] == 1.0
