@@ -13,15 +13,15 @@ TORCH_VERSION := 2.13.0
 
 install: $(VENV)/.installed
 
+# NeuroBench 2.3.0 is installed for the test that its metrics equal ranvier's. Its declared
+# requirements pull torchaudio (a second torch build), tonic and numba, which neurobench.metrics
+# never imports; it needs snntorch and tqdm. So: those two, then neurobench without its deps.
 $(VENV)/.installed: pyproject.toml Makefile
 	@test -n "$(PY311)" || { echo "Python 3.11 not found (pyenv install 3.11)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q torch==$(TORCH_VERSION)
 	$(VENV)/bin/python -m pip install -q -e '.[test,train]'
-	# NeuroBench 2.3.0, for the test that its metrics equal ranvier's. Its declared requirements
-	# pull torchaudio (a second torch build), tonic and numba, which neurobench.metrics never
-	# imports; it needs snntorch and tqdm. So: those two, then neurobench without its deps.
 	$(VENV)/bin/python -m pip install -q snntorch==1.0.0 tqdm
 	$(VENV)/bin/python -m pip install -q --no-deps neurobench==2.3.0
 	touch $@
