@@ -8,8 +8,9 @@ file and field; ``--debug`` shows the traceback. Heavy imports happen inside the
 from __future__ import annotations
 
 import json
+import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -155,7 +156,10 @@ def run(
         label_values = _guard(debug, load_labels, labels, n_samples, network.n_out)
         if readout_mode(network) == "membrane_sum":
             probes = sorted({*probes, len(network.blocks) - 1})
-    with _layer_progress(len(network.blocks), enabled=not as_json) as on_layer:
+    with (
+        _layer_progress(len(network.blocks), enabled=not as_json) as on_layer,
+        _stdout_to_stderr(),
+    ):
         result = _guard(
             debug,
             run_network,
@@ -209,6 +213,32 @@ def _parse_layers(text: str, n_layers: int) -> list[int]:
     except ValueError as exc:
         detail = str(exc) if str(exc).startswith("no layer") else f"expected indices, got {text!r}"
         _die(f"--record: {detail}", 2)
+
+
+@contextmanager
+def _stdout_to_stderr():
+    """Send what the backend writes to stdout to stderr instead, so stdout carries only
+    ranvier's own output (a ``--json`` document stays parseable).
+
+    lava-dl prints warnings at import and netx prints from ``optimize_weight_bits``; lava's
+    runtime workers inherit file descriptor 1. So both Python's ``sys.stdout`` and fd 1 are
+    redirected (fd 1 only where it can be duplicated).
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        saved = None
+    try:
+        if saved is not None:
+            os.dup2(2, 1)
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 @contextmanager
