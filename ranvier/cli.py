@@ -185,6 +185,7 @@ def run(
     if save_spikes is not None:
         _guard(debug, write_spikes, save_spikes, result)
         info["spikes_file"] = str(save_spikes)
+    rep = None
     if report is not None:
         from ranvier.deploy.report import build_report, write_report
 
@@ -201,7 +202,7 @@ def run(
     if as_json:
         print(json.dumps(info, indent=2))
         return
-    _print_run_table(info)
+    _print_run_table(info, rep)
 
 
 def _parse_layers(text: str, n_layers: int) -> list[int]:
@@ -261,25 +262,29 @@ def _layer_progress(total: int, enabled: bool):
         yield lambda done, _total: progress.update(task, completed=done)
 
 
-def _print_run_table(info: dict) -> None:
+def _print_run_table(info: dict, report: dict | None = None) -> None:
     title = (
         f"{info['network']} · {info['samples']} sample(s) × {info['timesteps']} steps · "
         f"backend {info['backend']}"
     )
     table = Table(title=escape(title), title_justify="left")
-    for col in ("layer", "neurons", "spikes", "rate /step", "rate Hz", "synaptic events"):
+    energy = report is not None
+    cols = ["layer", "neurons", "spikes", "rate /step", "rate Hz", "synaptic events"]
+    for col in cols + (["energy µJ"] if energy else []):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for layer in info["layers"]:
-        table.add_row(
+        row = [
             layer["name"],
             str(layer["neurons"]),
             f"{layer['spikes']:,}",
             f"{layer['spike_rate']:.4f}",
             f"{layer['spike_rate_hz']:.1f}",
             f"{layer['synaptic_events']:,}",
-        )
+        ]
+        table.add_row(*row, *([f"{layer['energy_j'] * 1e6:.3f}"] if energy else []))
     tot = info["totals"]
-    table.add_row("total", "", f"{tot['spikes']:,}", "", "", f"{tot['synaptic_events']:,}")
+    total = ["total", "", f"{tot['spikes']:,}", "", "", f"{tot['synaptic_events']:,}"]
+    table.add_row(*total, *([f"{info['energy_j'] * 1e6:.3f}"] if energy else []))
     out.print(table)
     if "spikes_file" in info:
         out.print(f"spikes written to {info['spikes_file']}", markup=False, highlight=False)
@@ -292,13 +297,14 @@ def _print_run_table(info: dict) -> None:
             markup=False,
             highlight=False,
         )
-    if "report_dir" in info:
+    if report is not None:
         out.print(
             f"energy {info['energy_j'] * 1e6:.3f} µJ for {info['samples']} sample(s); "
             f"report written to {info['report_dir']}",
             markup=False,
             highlight=False,
         )
+        out.print(_report_line(report), markup=False, highlight=False)
 
 
 @app.command()
@@ -438,15 +444,21 @@ def report_cmd(
     table.add_row(*total)
     out.print(table)
     for d, r in reports:
-        t = r["totals"]
-        lat = "n/a" if t.get("latency_s") is None else f"{t['latency_s'] * 1e3:.3f} ms"
-        out.print(
-            f"{d}: profile {r['profile']['name']}, {r['samples']} sample(s) x "
-            f"{r['timesteps']} steps, {t['energy_per_sample_j'] * 1e6:.3f} µJ/sample, "
-            f"latency {lat}/sample, {t['cores']} cores",
-            markup=False,
-            highlight=False,
-        )
+        out.print(f"{d}: {_report_line(r)}", markup=False, highlight=False)
+
+
+def _report_line(report: dict) -> str:
+    """One line: profile, size, energy per sample and by operation, latency, cores."""
+    t = report["totals"]
+    lat = "n/a" if t.get("latency_s") is None else f"{t['latency_s'] * 1e3:.3f} ms"
+    total = t["energy_j"] or 1.0
+    ops = ", ".join(f"{op} {j / total:.0%}" for op, j in t.get("energy_by_operation_j", {}).items())
+    return (
+        f"profile {report['profile']['name']}, {report['samples']} sample(s) x "
+        f"{report['timesteps']} steps, {t['energy_per_sample_j'] * 1e6:.3f} µJ/sample"
+        + (f" ({ops})" if ops else "")
+        + f", latency {lat}/sample, {t['cores']} cores"
+    )
 
 
 # The training commands live in their own module (they import torch inside the commands).

@@ -179,3 +179,21 @@ def test_report_adaptive_layers_carry_their_parameters(adaptive_net, tmp_path):
     )
     np.testing.assert_allclose(alif["neuron_parameters"]["threshold_step"], [40 / 150] * 5)
     assert (out / "neuron_parameters.png").stat().st_size > 0
+
+
+def test_run_report_prints_energy_per_layer_and_by_operation(tmp_path, small_net, small_input):
+    """The summary table of ``run --report`` carries each layer's energy and the total, and a
+    line with the energy per sample split by operation; the numbers are the report's."""
+    out = tmp_path / "rep"
+    args = ["run", str(small_net), "--input", str(small_input), "--report", str(out)]
+    result = runner.invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    rep = json.loads((out / "report.json").read_text())
+    assert "energy µJ" in result.output
+    for layer in rep["layers"]:
+        line = next(x for x in result.output.splitlines() if f" {layer['name']} " in x)
+        assert f"{layer['energy_j'] * 1e6:.3f}" in line
+    total = next(x for x in result.output.splitlines() if " total " in x)
+    assert f"{rep['totals']['energy_j'] * 1e6:.3f}" in total
+    per_sample = f"{rep['totals']['energy_per_sample_j'] * 1e6:.3f} µJ/sample (synaptic "
+    assert per_sample in result.output
