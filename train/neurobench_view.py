@@ -51,7 +51,8 @@ class NeuroBenchView(nn.Module):
     """``SpikingNet`` (in its quantized phase) laid out per time step for NeuroBench's hooks.
 
     Input: spikes ``(batch, timesteps, channels)``, NeuroBench's layout. Output: the model's
-    logits ``(batch, classes)``.
+    logits ``(batch, classes)``. The ``Linear`` weights are copied when the view is built:
+    build a new view after changing the model.
     """
 
     def __init__(self, net: SpikingNet):
