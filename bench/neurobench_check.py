@@ -23,9 +23,9 @@ from machine_info import machine
 
 def compare(run_dir: Path, samples: int) -> dict:
     """Both sets of metrics on the first ``samples`` verified test samples of a run."""
-    from ranvier.deploy.readout import predict
     from ranvier.hw_models import simulate
     from ranvier.hw_models.metrics import compute_metrics
+    from ranvier.hw_models.readout import predict
     from ranvier.train.checkpoint import load_checkpoint
     from ranvier.train.export import export_model
     from ranvier.train.neurobench_view import run_neurobench

@@ -1,7 +1,7 @@
 """Simulator throughput: ranvier against lava-nc on the SHD-size network, side by side.
 
 The network is 140-128-128-20 CUBA with per-synapse delays 0..25 and SLAYER-style 8-bit
-weights (convert/random_netx.py::shd_like_spec, thresholds calibrated to ~5% activity), T=125.
+weights (testing/random_netx.py::shd_like_spec, thresholds calibrated to ~5% activity), T=125.
 N samples run through ranvier's simulator, a few through lava-nc (lava-dl netx +
 Loihi2SimCfg fixed_pt, in .venv-lava, via bench/lava_worker.py) in the same invocation; the
 lava samples are also run by ranvier and every layer's spikes must be identical.
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from machine_info import machine  # bench/ is on sys.path when run as a script
 from ranvier.convert import read_netx
-from ranvier.convert.random_netx import random_spikes, shd_like_spec, write_spec
 from ranvier.hw_models import simulate
+from ranvier.testing.random_netx import random_spikes, shd_like_spec, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 LAVA_PY = ROOT / ".venv-lava" / "bin" / "python"

@@ -30,8 +30,7 @@ field. See docs/file_format.md.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,22 +38,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 from ranvier.hw_models.fixed_point import (
-    DECAY_UNITY,
     MAX_DELAY,
     NETX_BIAS_EXP,
     NON_SPIKING_VTH_MANT,
-    VTH_MANT_MAX,
     netx_optimize_weight_bits,
 )
-from ranvier.hw_models.network import (
-    AdlifNeurons,
-    AlifNeurons,
-    CubaNeurons,
-    DenseBlock,
-    DenseSynapse,
-    Network,
-    Neurons,
-)
+from ranvier.hw_models.network import Block, DenseSynapse, Network
+from ranvier.hw_models.neurons import NEURON_TYPES, CubaNeurons, NeuronGroup, ParameterRangeError
+from ranvier.hw_models.readout import READOUT_MODES
+
+from .atomic import atomic_path
 
 
 class NetFileError(ValueError):
@@ -104,41 +97,8 @@ def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndar
     return arr.astype(np.int64)
 
 
-#: Per neuron type: (file field, IR name, lowest, highest) of every required parameter.
-NEURON_FIELDS: dict[str, tuple[tuple[str, str, int, int], ...]] = {
-    "CUBA": (
-        ("iDecay", "i_decay", 0, DECAY_UNITY),
-        ("vDecay", "v_decay", 0, DECAY_UNITY),
-        ("vThMant", "vth_mant", 0, (1 << 23) - 1),
-    ),
-    "ALIF": (
-        ("iDecay", "i_decay", 0, DECAY_UNITY),
-        ("vDecay", "v_decay", 0, DECAY_UNITY),
-        ("thDecay", "theta_decay", 0, DECAY_UNITY),
-        ("refDecay", "ref_decay", 0, DECAY_UNITY),
-        ("vThMant", "vth_mant", 0, NON_SPIKING_VTH_MANT),
-        ("vThStep", "vth_step", 0, VTH_MANT_MAX),
-    ),
-    "ADLIF": (
-        ("uDecay", "u_decay", 0, DECAY_UNITY),
-        ("wDecay", "w_decay", 0, DECAY_UNITY),
-        ("aMant", "a_mant", 0, DECAY_UNITY),
-        ("bMant", "b_mant", 0, VTH_MANT_MAX),
-        ("vThMant", "vth_mant", 0, NON_SPIKING_VTH_MANT),
-    ),
-}
-NEURON_FIELDS["LOIHI"] = NEURON_FIELDS["CUBA"]
-SUPPORTED_NEURONS = tuple(NEURON_FIELDS)
-NEURON_CLASSES = {
-    "CUBA": CubaNeurons,
-    "LOIHI": CubaNeurons,
-    "ALIF": AlifNeurons,
-    "ADLIF": AdlifNeurons,
-}
-READOUT_MODES = ("spike_count", "membrane_sum")
-
-
-def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> Neurons:
+def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGroup:
+    """The layer's neuron group, read through its unit's field schema."""
     if "neuron" not in layer:
         # netx's default neuron when a dense layer has none (hdf5.py create_dense).
         return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=4096)
@@ -146,29 +106,33 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> Neurons:
     wn = f"{where}/neuron"
     if "type" not in ng:
         raise _fail(path, f"{wn}/type", "missing")
-    kind = _read_str(ng["type"])
-    if kind not in NEURON_FIELDS:
+    neuron_type = _read_str(ng["type"])
+    unit = NEURON_TYPES.get(neuron_type)
+    if unit is None:
         raise _fail(
             path,
             f"{wn}/type",
-            f"unknown neuron type {kind!r} (supported: {', '.join(SUPPORTED_NEURONS)})",
+            f"unknown neuron type {neuron_type!r} (supported: {', '.join(NEURON_TYPES)})",
         )
     if "messageBits" in ng and np.any(_read_scalar(ng, "messageBits", path, wn) != 0):
         raise _fail(path, f"{wn}/messageBits", "graded spikes are not supported")
-    params: dict[str, np.ndarray] = {}
-    for key, name, lo, hi in NEURON_FIELDS[kind]:
-        arr = _read_scalar(ng, key, path, wn)
+    params: dict[str, np.ndarray | int] = {}
+    for f in unit.FIELDS:
+        if f.scalar:  # one value per layer, optional (refDelay)
+            if f.netx in ng:
+                params[f.name] = int(_read_scalar(ng, f.netx, path, wn).reshape(-1)[0])
+            continue
+        arr = _read_scalar(ng, f.netx, path, wn)
         if arr.size not in (1, n):
-            raise _fail(path, f"{wn}/{key}", f"{arr.size} values for {n} neurons")
-        if arr.min() < lo or arr.max() > hi:
-            bad = arr.min() if arr.min() < lo else arr.max()
-            raise _fail(path, f"{wn}/{key}", f"{bad} is outside {lo}..{hi}")
-        params[name] = arr.reshape(-1)
-    if kind != "ADLIF":
-        ref = _read_scalar(ng, "refDelay", path, wn) if "refDelay" in ng else np.array([1])
-        params["ref_delay"] = int(ref.reshape(-1)[0])
+            raise _fail(path, f"{wn}/{f.netx}", f"{arr.size} values for {n} neurons")
+        if arr.min() < f.lo or arr.max() > f.hi:
+            bad = arr.min() if arr.min() < f.lo else arr.max()
+            raise _fail(path, f"{wn}/{f.netx}", f"{bad} is outside {f.lo}..{f.hi}")
+        params[f.name] = arr.reshape(-1)
     try:
-        return NEURON_CLASSES[kind].create(n, **params)
+        return unit.create(n, **params)
+    except ParameterRangeError as exc:
+        raise _fail(path, f"{wn}/{exc.field.netx}", str(exc)) from None
     except ValueError as exc:
         raise _fail(path, wn, str(exc)) from None
 
@@ -193,7 +157,7 @@ def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: 
     )
 
 
-def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> DenseBlock:
+def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
     if "shape" not in layer:
         raise _fail(path, f"{where}/shape", "missing")
     n = int(np.prod(_read_scalar(layer, "shape", path, where)))
@@ -259,7 +223,11 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> DenseBl
     synapse = DenseSynapse(
         weight=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits, delay=delay
     )
-    return DenseBlock(synapse=synapse, neurons=neurons)
+    return Block(synapse=synapse, neurons=neurons)
+
+
+#: Readers of the layer types that make a block, by ``layer/<i>/type``.
+BLOCK_READERS: dict[str, Callable[[h5py.Group, int, Path, str], Block]] = {"dense": _read_dense}
 
 
 @contextmanager
@@ -312,7 +280,7 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
     if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
         raise NetFileError(f"{path}: layer: groups must be numbered 0..{len(keys) - 1}, got {keys}")
     n_in = input_channels
-    blocks: list[DenseBlock] = []
+    blocks: list[Block] = []
     for i in range(len(keys)):
         where = f"layer/{i}"
         layer = group[str(i)]
@@ -329,7 +297,7 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
             if "shape" not in layer:
                 raise _fail(path, f"{where}/shape", "missing")
             n_in = int(np.prod(_read_scalar(layer, "shape", path, where)))
-        elif kind == "dense":
+        elif kind in BLOCK_READERS:
             if n_in is None:
                 w = layer.get("weight")
                 if isinstance(w, h5py.Dataset) and w.ndim == 2:
@@ -338,14 +306,13 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
                     n_in = int(_read_scalar(layer, "inFeatures", path, where).reshape(-1)[0])
                 else:
                     raise _fail(path, f"{where}/weight", "cannot infer the input size")
-            block = _read_dense(layer, n_in, path, where)
+            block = BLOCK_READERS[kind](layer, n_in, path, where)
             block.name = f"layer_{len(blocks)}"
             blocks.append(block)
             n_in = block.neurons.n
         else:
-            raise _fail(
-                path, f"{where}/type", f"layer type {kind!r} is not supported (input, dense)"
-            )
+            known = ", ".join(("input", *BLOCK_READERS))
+            raise _fail(path, f"{where}/type", f"layer type {kind!r} is not supported ({known})")
     if not blocks:
         raise NetFileError(f"{path}: no dense layer to run")
     meta: dict = {}
@@ -407,25 +374,6 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
         if np.array_equal(back, values):
             return cand
     raise ValueError(f"{label}these synapse weights have no netx file encoding")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 @dataclass
@@ -498,14 +446,14 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
         g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
     n = g.create_group("neuron")
     n.create_dataset("type", (1,), "S10", [layer.neuron_type.encode()])
-    if layer.neuron_type != "ADLIF":
-        n.create_dataset("iDecay", data=layer.i_decay)
-        n.create_dataset("vDecay", data=layer.v_decay)
-    n.create_dataset("vThMant", data=layer.vth_mant)
-    for key, value in layer.neuron_fields.items():
+    # the type's fields by their file names: LayerSpec's own attributes (CUBA's iDecay, vDecay,
+    # vThMant, refDelay) where the type has them, then neuron_fields; an unknown type (a test
+    # of the reader) is written with CUBA's layout
+    unit = NEURON_TYPES.get(layer.neuron_type, CubaNeurons)
+    values = {f.netx: getattr(layer, f.name) for f in unit.FIELDS if hasattr(layer, f.name)}
+    values.update(layer.neuron_fields)
+    for key, value in values.items():
         n.create_dataset(key, data=value)
-    if layer.neuron_type != "ADLIF":
-        n.create_dataset("refDelay", data=layer.ref_delay)
     n.create_dataset("gradedSpike", data=False)
 
 
@@ -527,18 +475,17 @@ def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
         syn, neu = block.synapse, block.neurons
         if np.any(neu.bias_exp != NETX_BIAS_EXP):
             raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
-        fields = {key: _compact(getattr(neu, name)) for key, name, _, _ in NEURON_FIELDS[neu.kind]}
+        fields = {
+            f.netx: int(getattr(neu, f.name)) if f.scalar else _compact(getattr(neu, f.name))
+            for f in neu.FIELDS
+        }
         spec.layers.append(
             LayerSpec(
                 weight=file_weights(syn, block.name),
-                i_decay=fields.pop("iDecay", 4096),
-                v_decay=fields.pop("vDecay", 4096),
-                vth_mant=fields.pop("vThMant"),
                 delay=syn.delay,
                 bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
-                ref_delay=getattr(neu, "ref_delay", 1),
                 name=block.name,
-                neuron_type=neu.kind,
+                neuron_type=neu.neuron_type,
                 neuron_fields=fields,
             )
         )

@@ -127,3 +127,38 @@ def load_spikes(
     if timesteps is not None:
         arr = arr[..., :timesteps]
     return arr
+
+
+def load_labels(path: str | os.PathLike, samples: int, classes: int) -> np.ndarray:
+    """Integer class labels ``(N,)`` from .npy, .npz (one array) or text (one per line).
+
+    Raises :class:`InputError` (one line naming the file) when the file is unreadable, the
+    count differs from the number of samples, or a label is not a class of the network.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.suffix == ".npy":
+            labels = np.load(path, allow_pickle=False)
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if len(z.files) != 1:
+                    raise InputError(f"{path}: expected one array, found {len(z.files)}")
+                labels = z[z.files[0]]
+        else:
+            labels = np.loadtxt(path, ndmin=1)
+    except InputError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read labels ({exc.__class__.__name__})") from None
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind not in "iuf" or (labels.size and np.any(labels != np.round(labels))):
+        raise InputError(f"{path}: labels must be integer class indices")
+    if labels.size != samples:
+        raise InputError(f"{path}: {labels.size} labels for {samples} samples")
+    labels = labels.astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise InputError(f"{path}: label {bad} is not a class of the {classes}-neuron output")
+    return labels

@@ -15,10 +15,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from ranvier.convert.netx_hdf5 import atomic_path
+from ranvier.convert.atomic import atomic_path
 from ranvier.hw_models import Network, SimResult
 from ranvier.hw_models.energy import CostProfile, energy_breakdown
-from ranvier.hw_models.fixed_point import DECAY_UNITY
 from ranvier.hw_models.metrics import compute_metrics
 
 SCHEMA_VERSION = 1
@@ -47,13 +46,7 @@ def build_report(
         zip(network.blocks, result.layers, energy.layers, strict=True)
     ):
         counts = layer.spike_counts.sum(axis=0)  # (N, C) per sample -> per neuron
-        delays = block.synapse.delay
-        weights = block.synapse.effective_weight
-        delay_hist = (
-            np.bincount(delays[weights != 0], minlength=int(delays.max(initial=0)) + 1)
-            if delays is not None
-            else np.array([int(np.count_nonzero(weights))])
-        )
+        delay_hist = block.synapse.delay_histogram()
         layers.append(
             {
                 "name": layer.name,
@@ -70,7 +63,7 @@ def build_report(
                 "synaptic_events_caused": en.events_caused.astype(int).tolist(),
                 "neuron_energy_j": en.neuron_energy_j.tolist(),
                 "delay_histogram": delay_hist.astype(int).tolist(),
-                "neuron": block.neurons.kind,
+                "neuron": block.neurons.neuron_type,
                 "neuron_parameters": neuron_parameters(block.neurons),
             }
         )
@@ -187,32 +180,13 @@ def load_report(directory: str | os.PathLike) -> dict:
 
 
 def neuron_parameters(neurons) -> dict[str, list[float]]:
-    """Per-neuron parameters of an adaptive layer in their model units (empty for CUBA).
-
-    ADLIF: the AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md);
-    ALIF: the four decays as fractions per step and ``vth_step / vth_mant``. These are what
-    the seed's appendix plots per layer.
-    """
-    unity = float(DECAY_UNITY)
-    vth = np.maximum(neurons.vth_mant, 1).astype(np.float64)
-    if neurons.kind == "ADLIF":
-        values = {
-            "alpha": 1 - neurons.u_decay / unity,
-            "beta": 1 - neurons.w_decay / unity,
-            "a": neurons.a_mant / unity,
-            "b": neurons.b_mant / vth,
-        }
-    elif neurons.kind == "ALIF":
-        values = {
-            "current_decay": neurons.i_decay / unity,
-            "voltage_decay": neurons.v_decay / unity,
-            "threshold_decay": neurons.theta_decay / unity,
-            "refractory_decay": neurons.ref_decay / unity,
-            "threshold_step": neurons.vth_step / vth,
-        }
-    else:
-        return {}
-    return {key: np.asarray(v, dtype=np.float64).tolist() for key, v in values.items()}
+    """Per-neuron parameters of a layer in their model units (the unit's
+    ``model_parameters``: AdLIF+ alpha, beta, a, b; ALIF's decays as fractions per step and
+    ``vth_step / vth_mant``; empty for CUBA). These are what the seed's appendix plots."""
+    return {
+        key: np.asarray(v, dtype=np.float64).tolist()
+        for key, v in neurons.model_parameters().items()
+    }
 
 
 def draw_plots(directory: str | os.PathLike, report: dict) -> list[Path]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from ranvier.convert.netx_hdf5 import atomic_path
+from ranvier.convert.atomic import atomic_path
 from ranvier.hw_models import Network, SimResult, simulate
 from ranvier.hw_models.simulator import as_binary_spikes, layer_result
 

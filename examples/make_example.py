@@ -8,7 +8,7 @@ random input spikes (140 channels, 125 steps, density 3%).
 from pathlib import Path
 
 import numpy as np
-from ranvier.convert.random_netx import random_spikes, shd_like_spec, write_spec
+from ranvier.testing.random_netx import random_spikes, shd_like_spec, write_spec
 
 HERE = Path(__file__).parent
 

@@ -1,16 +1,24 @@
-"""Loihi 2 fixed-point rules, the network IR and the batched bit-accurate simulator (numpy)."""
+"""Loihi 2 fixed-point rules, the network IR (blocks of a synapse and a neuron unit), the
+neuron and synapse units and the batched bit-accurate simulator (numpy only)."""
 
 from .fixed_point import SignMode
-from .network import CubaNeurons, DenseBlock, DenseSynapse, Network
+from .network import Block, Network
+from .neurons import NEURON_TYPES, AdlifNeurons, AlifNeurons, CubaNeurons, NeuronGroup
 from .simulator import LayerResult, SimResult, simulate
+from .synapses import DenseSynapse, Synapse
 
 __all__ = [
+    "NEURON_TYPES",
+    "AdlifNeurons",
+    "AlifNeurons",
+    "Block",
     "CubaNeurons",
-    "DenseBlock",
     "DenseSynapse",
     "LayerResult",
     "Network",
+    "NeuronGroup",
     "SignMode",
     "SimResult",
+    "Synapse",
     "simulate",
 ]

@@ -69,6 +69,15 @@ def decay(state: np.ndarray, decay_const: np.ndarray | int) -> np.ndarray:
     return right_shift_toward_zero(prod, DECAY_SHIFT)
 
 
+def decay_constant(keep, round_fn=np.rint, clip_fn=np.clip):
+    """The 12-bit decay constant of a retention factor ``keep`` in [0, 1] (one step's
+    ``x -> keep * x``): ``round(4096 * (1 - keep))`` within 0..4096, the file's
+    iDecay/vDecay/uDecay. The hardware then applies ``(4096 - decay) / 4096``. Training passes
+    its straight-through ``round_fn`` and ``torch.clamp``; the expression is the same.
+    """
+    return clip_fn(round_fn(DECAY_UNITY * (1.0 - keep)), 0, DECAY_UNITY)
+
+
 def mul_frac(frac_mant: np.ndarray | int, x: np.ndarray) -> np.ndarray:
     """``x * frac_mant / 4096`` rounded toward zero, for ``frac_mant >= 0`` (AdLIF+).
 
@@ -266,27 +275,3 @@ def _shift_left_int32(w: np.ndarray, bits: int) -> np.ndarray:
         f"weights between {int(w.min())} and {int(w.max())} do not fit an 8-bit synapse "
         "(excitatory weights must be <= 255, inhibitory >= -256)"
     )
-
-
-def cuba_step(
-    u: np.ndarray,
-    v: np.ndarray,
-    a_in: np.ndarray,
-    *,
-    i_decay: np.ndarray | int,
-    v_decay: np.ndarray | int,
-    bias: np.ndarray | int,
-    vth: np.ndarray | int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One CUBA neuron step in plain integers, in lava-nc's order (PyLifModelBitAcc.run_spk).
-
-    ``bias`` and ``vth`` are the effective (already shifted) values. lava holds u, v and the
-    input in int32 arrays, so each sum wraps at 32 bits before the 24-bit fold of u or the
-    saturation of v (this matters only for inputs beyond 2**18 per step). Returns the new
-    ``(u, v, spikes)``. This is the definition the simulator's vectorised kernel is tested
-    against.
-    """
-    u = wrap_current(wrap_int32(decay(u, i_decay) + scale_activation(a_in)))
-    v = saturate_voltage(wrap_int32(decay(v, v_decay) + u + np.asarray(bias, dtype=np.int64)))
-    spikes = v > np.asarray(vth, dtype=np.int64)
-    return u, np.where(spikes, 0, v), spikes

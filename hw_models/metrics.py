@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import DenseBlock, Network
-from .resources import DELAY_BITS, NEURON_BITS, WEIGHT_BITS
+from .network import Block, Network
+from .resources import DELAY_BITS, WEIGHT_BITS
 from .simulator import SimResult
 
 
-def layer_footprint_bits(block: DenseBlock) -> int:
+def layer_footprint_bits(block: Block) -> int:
     """Bits of one layer as stored: every weight entry (zeros included, as NeuroBench counts
     parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the CUBA
-    parameters of each neuron (see ``resources.NEURON_BITS``)."""
-    entries = block.synapse.n_out * block.synapse.n_in
-    delay_bits = DELAY_BITS * entries if block.synapse.delay is not None else 0
-    param_bits = NEURON_BITS[block.neurons.kind][0]
+    parameters of each neuron (``NeuronGroup.param_bits``)."""
+    entries = block.synapse.entries
+    delay_bits = DELAY_BITS * entries if block.synapse.has_delays else 0
+    param_bits = block.neurons.param_bits()
     return WEIGHT_BITS * entries + delay_bits + param_bits * block.neurons.n
 
 
@@ -42,8 +42,8 @@ def footprint_bytes(network: Network) -> int:
 
 def connection_sparsity(network: Network) -> float:
     """Fraction of weight entries whose effective weight is zero (0.0 = fully connected)."""
-    total = sum(b.synapse.effective_weight.size for b in network.blocks)
-    nonzero = sum(int(np.count_nonzero(b.synapse.effective_weight)) for b in network.blocks)
+    total = sum(b.synapse.entries for b in network.blocks)
+    nonzero = sum(b.synapse.synapse_count for b in network.blocks)
     return (total - nonzero) / total if total else 0.0
 
 
@@ -68,7 +68,7 @@ def synaptic_operations(network: Network, result: SimResult) -> dict[str, float]
     """NeuroBench's three synaptic-operation counts, per sample."""
     n = result.samples
     events = sum(int(np.sum(layer.synaptic_events)) for layer in result.layers)
-    dense = sum(b.synapse.n_in * b.synapse.n_out for b in network.blocks) * result.timesteps
+    dense = sum(b.synapse.entries for b in network.blocks) * result.timesteps
     return {
         "Effective_MACs": 0.0,
         "Effective_ACs": events / n if n else 0.0,
@@ -87,17 +87,19 @@ def compute_metrics(network: Network, result: SimResult) -> dict:
     n, t = result.samples, result.timesteps
     layers = []
     for block, layer in zip(network.blocks, result.layers, strict=True):
-        w = block.synapse.effective_weight
+        syn = block.synapse
         spikes = int(np.sum(layer.spike_counts))
         slots = block.neurons.n * t * n
         layers.append(
             {
                 "name": layer.name,
                 "effective_acs": int(np.sum(layer.synaptic_events)) / n if n else 0.0,
-                "dense_ops": float(w.size * t),
+                "dense_ops": float(syn.entries * t),
                 "activation_sparsity": 1.0 - spikes / slots if slots else 0.0,
                 "membrane_updates": int(np.sum(layer.neuron_updates)) / n if n else 0.0,
-                "connection_sparsity": float(1.0 - np.count_nonzero(w) / w.size) if w.size else 0.0,
+                "connection_sparsity": (
+                    float(1.0 - syn.synapse_count / syn.entries) if syn.entries else 0.0
+                ),
                 "footprint_bytes": -(-layer_footprint_bits(block) // 8),
             }
         )

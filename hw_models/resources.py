@@ -13,36 +13,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from .fixed_point import BIAS_MANT_MAX, DECAY_SHIFT, MAX_DELAY, MAX_WEIGHT_BITS, STATE_BITS
-from .fixed_point import VTH_MANT_MAX as _VTH_MANT_MAX
-from .network import DenseBlock, Network
+from .fixed_point import MAX_DELAY, MAX_WEIGHT_BITS
+from .network import Block, Network
 
 #: Bits stored per synaptic weight: Loihi 2 weights as netx emits them (at most 8 bits).
 WEIGHT_BITS = MAX_WEIGHT_BITS
 #: Bits stored per synaptic delay: delays 0..62 need 6 bits.
 DELAY_BITS = int(MAX_DELAY).bit_length()
-#: Bits of per-neuron CUBA parameters: vth mantissa (17), du (12), dv (12), bias mantissa
-#: (13, signed), bias exponent (3, an assumption: netx fixes it at 6).
-NEURON_PARAM_BITS = (
-    int(_VTH_MANT_MAX).bit_length() + 2 * DECAY_SHIFT + (int(BIAS_MANT_MAX).bit_length() + 1) + 3
-)
-#: Bits of per-neuron state: the 24-bit current u and voltage v.
-NEURON_STATE_BITS = 2 * STATE_BITS
-_DECAY_BITS = DECAY_SHIFT
-_BIAS_BITS = int(BIAS_MANT_MAX).bit_length() + 1 + 3  # signed mantissa + exponent
-_VTH_BITS = int(_VTH_MANT_MAX).bit_length()
-#: (parameter bits, state bits) per neuron, by neuron type. CUBA as above; ALIF: vThMant and
-#: vThStep (17 each), four 12-bit decays, bias; state i, v, theta, r (24 each, an assumption:
-#: lava holds theta and r in int32 without a width). ADLIF: vThMant and bMant (17 each),
-#: uDecay, wDecay, aMant (13 bits each: 0..4096 includes 4096), bias; state u, w (24) and the
-#: last spike (1).
-NEURON_BITS: dict[str, tuple[int, int]] = {
-    "CUBA": (NEURON_PARAM_BITS, NEURON_STATE_BITS),
-    "ALIF": (2 * _VTH_BITS + 4 * _DECAY_BITS + _BIAS_BITS, 4 * STATE_BITS),
-    "ADLIF": (2 * _VTH_BITS + 3 * (_DECAY_BITS + 1) + _BIAS_BITS, 2 * STATE_BITS + 1),
-}
+#: Neuron parameter and state bits come from each neuron type's unit
+#: (``NeuronGroup.param_bits``: every register of its FIELDS schema and the 13-bit bias with
+#: a 3-bit exponent; ``NeuronGroup.state_bits``: CUBA u, v; ALIF i, v, theta, r, 24 bits each,
+#: an assumption for theta and r, which lava holds in int32; AdLIF+ u, w and the last spike).
 
 
 @dataclass(frozen=True)
@@ -62,8 +43,6 @@ class CoreLimits:
     memory_bytes_per_core: int = 192 * 1024
     weight_bits: int = WEIGHT_BITS
     delay_bits: int = DELAY_BITS
-    neuron_param_bits: int = NEURON_PARAM_BITS
-    neuron_state_bits: int = NEURON_STATE_BITS
     accumulator_bits: int = 24  # assumption: one 24-bit dendritic accumulator per delay slot
 
     def __post_init__(self) -> None:
@@ -126,19 +105,16 @@ def _bytes(bits: int) -> int:
     return -(-bits // 8)
 
 
-def layer_resources(block: DenseBlock, limits: CoreLimits = LOIHI2_LIMITS) -> LayerResources:
+def layer_resources(block: Block, limits: CoreLimits = LOIHI2_LIMITS) -> LayerResources:
     """Resources of one block (see :class:`LayerResources` for each field)."""
     syn = block.synapse
     neurons = int(block.neurons.n)
-    synapses = int(np.count_nonzero(syn.effective_weight))
+    synapses = syn.synapse_count
     max_delay = syn.max_delay
     slots = neurons * (max_delay + 1)
-    per_synapse = limits.weight_bits + (limits.delay_bits if syn.delay is not None else 0)
+    per_synapse = limits.weight_bits + (limits.delay_bits if syn.has_delays else 0)
     synapse_bytes = _bytes(synapses * per_synapse)
-    if block.neurons.kind == "CUBA":
-        per_neuron = limits.neuron_param_bits + limits.neuron_state_bits
-    else:
-        per_neuron = sum(NEURON_BITS[block.neurons.kind])
+    per_neuron = block.neurons.param_bits() + block.neurons.state_bits()
     neuron_bytes = _bytes(neurons * per_neuron)
     accumulator_bytes = _bytes(slots * limits.accumulator_bits)
     memory = synapse_bytes + neuron_bytes + accumulator_bytes

@@ -150,7 +150,7 @@ def run(
     probes = _parse_layers(record, len(network.blocks)) if save_membrane is not None else []
     label_values = None
     if labels is not None:
-        from ranvier.deploy.readout import load_labels, readout_mode
+        from ranvier.hw_models.readout import load_labels, readout_mode
 
         n_samples = 1 if np.ndim(spikes) == 2 else int(np.shape(spikes)[0])
         label_values = _guard(debug, load_labels, labels, n_samples, network.n_out)
@@ -173,7 +173,7 @@ def run(
     info = summary(network, result)
     info.update({"network": str(net), "input": str(input), "backend": backend})
     if label_values is not None:
-        from ranvier.deploy.readout import accuracy_summary
+        from ranvier.hw_models.readout import accuracy_summary
 
         info.update(accuracy_summary(network, result, label_values))
         info["labels"] = str(labels)

@@ -216,7 +216,7 @@ def export(
         "layers": [
             {
                 "name": b.name,
-                "type": b.neurons.kind,
+                "type": b.neurons.neuron_type,
                 "neurons": b.neurons.n,
                 "max_delay": b.synapse.max_delay,
             }
@@ -228,7 +228,7 @@ def export(
         print(json.dumps(info, indent=2))
         return
     shape = " → ".join(
-        [str(network.n_in)] + [f"{b.neurons.n} {b.neurons.kind}" for b in network.blocks]
+        [str(network.n_in)] + [f"{b.neurons.n} {b.neurons.neuron_type}" for b in network.blocks]
     )
     out.print(f"wrote {escape(str(output))}: {shape}", highlight=False)
     if not was_quantized:

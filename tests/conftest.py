@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from ranvier.convert.random_netx import LayerSpec, NetSpec, write_spec
+from ranvier.testing.random_netx import LayerSpec, NetSpec, write_spec
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_NET = REPO / "examples" / "shd_like.net"

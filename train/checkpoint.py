@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from ranvier.convert.netx_hdf5 import atomic_path
+from ranvier.convert.atomic import atomic_path
 
 from .config import Config, ConfigError
 from .model import SpikingNet

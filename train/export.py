@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from ranvier.convert.netx_hdf5 import read_netx, write_spec
-from ranvier.deploy.readout import predict
 from ranvier.hw_models.network import Network
+from ranvier.hw_models.readout import predict
 from ranvier.hw_models.simulator import simulate
 
 from .model import SpikingNet

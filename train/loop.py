@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ranvier.convert.netx_hdf5 import atomic_path
+from ranvier.convert.atomic import atomic_path
 from torch import nn
 
 from . import data as datasets

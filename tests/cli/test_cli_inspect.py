@@ -110,10 +110,11 @@ def test_inspect_flags_adaptive_register_overflow(adaptive_net):
 def test_adaptive_limits_from_the_ir():
     """IR values no file can carry (the reader refuses them) are still flagged."""
     from ranvier.hw_models.limits import loihi2_violations
-    from ranvier.hw_models.network import AlifNeurons, DenseBlock, DenseSynapse, Network
+    from ranvier.hw_models.network import Block, DenseSynapse, Network
+    from ranvier.hw_models.neurons import AlifNeurons
 
     neurons = AlifNeurons.create(2, 100, 1 << 17, 0, 0, 0, 0)
-    block = DenseBlock(DenseSynapse(weight=[[2], [4]]), neurons)
+    block = Block(DenseSynapse(weight=[[2], [4]]), neurons)
     lines = loihi2_violations(Network(n_in=1, blocks=[block]))
     assert any("vThStep" in line for line in lines), lines
     assert any("iDecay" in line for line in lines), lines  # iDecay 0: du = -1

@@ -65,7 +65,7 @@ def test_train_writes_run_and_verifies(tiny_run):
     assert [h["phase"] for h in metrics["history"]] == ["float", "qat"]
     assert metrics["summary"]["verify"]["mismatches"] == 0
     net = read_netx(tiny_run / "model.net")
-    assert [b.neurons.kind for b in net.blocks] == ["ADLIF", "CUBA"]
+    assert [b.neurons.neuron_type for b in net.blocks] == ["ADLIF", "CUBA"]
     assert net.meta.get("readout") == "membrane_sum"
     assert not list(tiny_run.glob(".*tmp")), "temporary files left behind"
 
@@ -78,7 +78,7 @@ def test_train_other_neurons_verify(tmp_path, neuron):
     )
     assert result.exit_code == 0, result.output
     assert "mismatches=0" in result.stdout
-    assert read_netx(out / "model.net").blocks[0].neurons.kind == neuron
+    assert read_netx(out / "model.net").blocks[0].neurons.neuron_type == neuron
 
 
 def test_export_and_verify_commands(tiny_run, tmp_path):

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ranvier.convert import read_netx, write_netx
-from ranvier.convert.netx_hdf5 import NEURON_FIELDS
-from ranvier.convert.random_netx import (
+from ranvier.hw_models import Network, simulate
+from ranvier.testing.random_netx import (
     ADAPTIVE_REGIMES,
     WEIGHT_STYLES,
     LayerSpec,
@@ -31,7 +31,6 @@ from ranvier.convert.random_netx import (
     random_spikes,
     write_spec,
 )
-from ranvier.hw_models import Network, simulate
 
 SETTINGS = settings(
     max_examples=20,
@@ -54,14 +53,15 @@ def assert_same_ir(a: Network, b: Network) -> None:
         if sx.delay is not None:
             np.testing.assert_array_equal(sx.delay, sy.delay, err_msg=f"{where} delay")
         nx, ny = x.neurons, y.neurons
-        assert nx.kind == ny.kind
-        keys = [name for _, name, _, _ in NEURON_FIELDS[nx.kind]] + ["bias_mant", "bias_exp"]
+        assert nx.neuron_type == ny.neuron_type
+        keys = [f.name for f in nx.FIELDS] + ["bias_mant", "bias_exp"]
         for key in keys:
             np.testing.assert_array_equal(
                 getattr(nx, key), getattr(ny, key), err_msg=f"{where} {key}"
             )
         assert getattr(nx, "ref_delay", 1) == getattr(ny, "ref_delay", 1), where
     assert a.meta.get("readout") == b.meta.get("readout")
+    assert a.same_as(b) and b.same_as(a)  # the IR's own comparison agrees
 
 
 def assert_same_spikes(a: Network, b: Network, x: np.ndarray) -> None:
@@ -177,14 +177,14 @@ def test_roundtrip_adaptive_networks(tmp_path, seed, kind, regime):
     outcome = roundtrip(spec, tmp_path, rng)
     if outcome == "ok":
         net = read_netx(tmp_path / "f2.net")
-        assert net.blocks[0].neurons.kind == kind
+        assert net.blocks[0].neurons.neuron_type == kind
         assert net.meta.get("readout") == spec.readout
 
 
 def test_adaptive_parameters_are_read_per_neuron(adaptive_net):
     net = read_netx(adaptive_net)
     alif, adlif, out = (b.neurons for b in net.blocks)
-    assert (alif.kind, adlif.kind, out.kind) == ("ALIF", "ADLIF", "CUBA")
+    assert (alif.neuron_type, adlif.neuron_type, out.neuron_type) == ("ALIF", "ADLIF", "CUBA")
     np.testing.assert_array_equal(alif.v_decay, [256, 512, 128, 256, 1024])
     np.testing.assert_array_equal(alif.vth_step, [40] * 5)
     np.testing.assert_array_equal(adlif.u_decay, [800, 400, 1600, 2000])

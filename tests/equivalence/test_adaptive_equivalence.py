@@ -24,16 +24,16 @@ import numpy as np
 import pytest
 from ranvier.convert import read_netx
 from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec, write_spec
-from ranvier.convert.random_netx import (
+from ranvier.deploy import lava_backend
+from ranvier.hw_models import fixed_point as fp
+from ranvier.hw_models import simulate
+from ranvier.hw_models.synapses import synaptic_input
+from ranvier.testing.random_netx import (
     ADAPTIVE_REGIMES,
     random_adaptive_spec,
     random_case,
     random_spikes,
 )
-from ranvier.deploy import lava_backend
-from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models import simulate
-from ranvier.hw_models.simulator import synaptic_input
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.equivalence
@@ -100,12 +100,12 @@ def _edges(network, x: np.ndarray, ours) -> dict[str, bool]:
     for block, layer in zip(network.blocks, ours.layers, strict=True):
         neu = block.neurons
         flags["saturated"] |= bool(np.any(np.abs(layer.membrane) == SAT))
-        if neu.kind == "ADLIF" and not flags["saturated"]:
+        if neu.neuron_type == "ADLIF" and not flags["saturated"]:
             flags["saturated"] |= _adlif_w_saturates(neu, layer)
         flags["bias_wrapped"] |= bool(np.any(np.abs(neu.bias_mant) > (1 << 15) - 1))
         a_in = synaptic_input(block.synapse, current)
         flags["input_wrapped"] |= bool(a_in.size and np.abs(a_in).max() >= 1 << 25)
-        if neu.kind in ("CUBA", "LOIHI", "ALIF") and not flags["current_wrapped"]:
+        if neu.neuron_type in ("CUBA", "LOIHI", "ALIF") and not flags["current_wrapped"]:
             i = np.zeros(a_in.shape[1:], dtype=np.int64)
             for t in range(a_in.shape[0]):
                 pre = fp.wrap_int32(fp.decay(i, neu.i_decay) + fp.scale_activation(a_in[t]))

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from ranvier.deploy import lava_backend
 from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models.alif import AlifNeurons, alif_init, alif_step, run_alif
 from ranvier.hw_models.network import DenseSynapse
-from ranvier.hw_models.simulator import synaptic_input
+from ranvier.hw_models.neurons.alif import AlifNeurons, alif_init, alif_step, run_alif
+from ranvier.hw_models.synapses import synaptic_input
 
 pytestmark = pytest.mark.equivalence
 

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ranvier.convert import read_netx
-from ranvier.convert.random_netx import random_case, random_spikes, shd_like_spec, write_spec
 from ranvier.deploy import lava_backend
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models import simulate
-from ranvier.hw_models.simulator import synaptic_input
+from ranvier.hw_models.neurons.cuba import cuba_step
+from ranvier.hw_models.synapses import synaptic_input
+from ranvier.testing.random_netx import random_case, random_spikes, shd_like_spec, write_spec
 
 pytestmark = pytest.mark.equivalence
 
@@ -79,7 +80,7 @@ def _overflow_events(network, x: np.ndarray) -> tuple[int, int]:
         for t in range(a_in.shape[0]):
             pre = fp.wrap_int32(fp.decay(u, neu.i_decay) + fp.scale_activation(a_in[t]))
             wraps += int(np.count_nonzero((pre > 2**23) | (pre <= -(2**23))))
-            u, v, s = fp.cuba_step(
+            u, v, s = cuba_step(
                 u, v, a_in[t], i_decay=neu.i_decay, v_decay=neu.v_decay, bias=bias, vth=vth
             )
             sats += int(np.count_nonzero(np.abs(v) == 2**23 - 1))

@@ -36,8 +36,9 @@ import torch
 from ranvier.convert.netx_hdf5 import read_netx, write_spec
 from ranvier.deploy import lava_backend
 from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models.alif import alif_init, alif_step
-from ranvier.hw_models.network import AlifNeurons
+from ranvier.hw_models.neurons import AlifNeurons
+from ranvier.hw_models.neurons.alif import alif_init, alif_step
+from ranvier.hw_models.neurons.cuba import cuba_step
 from ranvier.hw_models.simulator import simulate
 from ranvier.train.config import ModelConfig
 from ranvier.train.model import SpikingNet
@@ -139,9 +140,7 @@ def _loihi_cuba(a: np.ndarray, i_decay: int, v_decay: int, vth: int):
         wrapped |= bool(np.any((pre > H) | (pre <= -H)))
         pre_v = fp.decay(v, v_decay) + fp.wrap_current(pre)
         saturated |= bool(np.any(np.abs(pre_v) > SAT))
-        u, v, s = fp.cuba_step(
-            u, v, a[..., t], i_decay=i_decay, v_decay=v_decay, bias=0, vth=vth << 6
-        )
+        u, v, s = cuba_step(u, v, a[..., t], i_decay=i_decay, v_decay=v_decay, bias=0, vth=vth << 6)
         spikes.append(s)
         volts.append(v)
     out = np.stack(spikes, -1).astype(np.uint8), np.stack(volts, -1)

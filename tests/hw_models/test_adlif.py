@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models.adlif import (
+from ranvier.hw_models.neurons import AdlifNeurons
+from ranvier.hw_models.neurons.adlif import (
     AdlifFloat,
     adlif_init,
     adlif_step,
     run_adlif,
     run_adlif_float,
 )
-from ranvier.hw_models.network import AdlifNeurons
 
 
 def _loop(neurons: AdlifNeurons, a_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

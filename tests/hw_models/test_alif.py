@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ranvier.hw_models.alif import AlifNeurons, alif_init, alif_step, run_alif
+from ranvier.hw_models.neurons.alif import AlifNeurons, alif_init, alif_step, run_alif
 
 REGIMES = ["normal", "wrap", "saturate", "huge", "big_theta", "odd_decays"]
 

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ranvier.convert.netx_hdf5 import read_netx
-from ranvier.convert.random_netx import random_spec, random_spikes, write_spec
 from ranvier.hw_models import simulate
 from ranvier.hw_models.energy import (
     COST_FIELDS,
@@ -29,6 +28,7 @@ from ranvier.hw_models.energy import (
     load_profile,
 )
 from ranvier.hw_models.resources import estimate_resources
+from ranvier.testing.random_netx import random_spec, random_spikes, write_spec
 
 REL = 1e-12
 

@@ -11,8 +11,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models.network import CubaNeurons, DenseSynapse
-from ranvier.hw_models.simulator import run_cuba, synaptic_input
+from ranvier.hw_models.network import DenseSynapse
+from ranvier.hw_models.neurons import CubaNeurons
+from ranvier.hw_models.neurons.cuba import cuba_step, run_cuba
+from ranvier.hw_models.synapses import synaptic_input
 
 ints24 = st.integers(-(1 << 23) + 1, 1 << 23)
 decays = st.integers(0, 4096)
@@ -139,7 +141,7 @@ def _reference_cuba(neurons: CubaNeurons, a_in: np.ndarray) -> np.ndarray:
     v = np.zeros((n, c), dtype=np.int64)
     out = np.zeros((t_steps, n, c), dtype=np.uint8)
     for t in range(t_steps):
-        u, v, s = fp.cuba_step(
+        u, v, s = cuba_step(
             u,
             v,
             a_in[t],

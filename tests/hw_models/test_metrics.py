@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 from ranvier.convert.netx_hdf5 import read_netx
-from ranvier.convert.random_netx import random_spec, random_spikes, write_spec
 from ranvier.hw_models import simulate
 from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
 from ranvier.hw_models.metrics import (
@@ -17,6 +16,7 @@ from ranvier.hw_models.metrics import (
     footprint_bytes,
     synaptic_operations,
 )
+from ranvier.testing.random_netx import random_spec, random_spikes, write_spec
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ranvier.hw_models.network import CubaNeurons, DenseBlock, DenseSynapse, Network
+from ranvier.hw_models.network import Block, DenseSynapse, Network
+from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons
 from ranvier.hw_models.resources import (
     DELAY_BITS,
     LOIHI2_LIMITS,
-    NEURON_PARAM_BITS,
     CoreLimits,
     estimate_resources,
     layer_resources,
@@ -24,12 +24,18 @@ def block(n_out: int, n_in: int, density: float = 1.0, max_delay: int | None = 3
     w[rng.random((n_out, n_in)) >= density] = 0
     delay = None if max_delay is None else np.full((n_out, n_in), max_delay)
     syn = DenseSynapse(weight=w, delay=delay)
-    return DenseBlock(syn, CubaNeurons.create(n_out, vth_mant=100, i_decay=1024, v_decay=128))
+    return Block(syn, CubaNeurons.create(n_out, vth_mant=100, i_decay=1024, v_decay=128))
 
 
 def test_constants():
     assert DELAY_BITS == 6
-    assert NEURON_PARAM_BITS == 17 + 12 + 12 + 13 + 3
+    # per-neuron parameter and state bits, from each unit's field schema
+    assert CubaNeurons.param_bits() == 17 + 12 + 12 + 13 + 3
+    assert CubaNeurons.state_bits() == 2 * 24
+    assert AlifNeurons.param_bits() == 2 * 17 + 4 * 12 + 13 + 3
+    assert AlifNeurons.state_bits() == 4 * 24
+    assert AdlifNeurons.param_bits() == 2 * 17 + 3 * 13 + 13 + 3
+    assert AdlifNeurons.state_bits() == 2 * 24 + 1
     assert LOIHI2_LIMITS.cores_per_chip == 128
     assert LOIHI2_LIMITS.neurons_per_core * 128 == 1 << 20
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 from neurobench.models import TorchModel
-from ranvier.deploy.readout import predict
 from ranvier.hw_models import simulate
 from ranvier.hw_models.metrics import compute_metrics
+from ranvier.hw_models.readout import predict
 from ranvier.train.config import ModelConfig
 from ranvier.train.export import export_model
 from ranvier.train.model import SpikingNet

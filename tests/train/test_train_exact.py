@@ -27,10 +27,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ranvier.convert.netx_hdf5 import read_netx, write_spec
-from ranvier.deploy.readout import predict
 from ranvier.hw_models import fixed_point as fp
-from ranvier.hw_models.network import AdlifNeurons, AlifNeurons, CubaNeurons, DenseSynapse
-from ranvier.hw_models.simulator import run_neurons, simulate, synaptic_input
+from ranvier.hw_models.network import DenseSynapse
+from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons
+from ranvier.hw_models.readout import predict
+from ranvier.hw_models.simulator import run_neurons, simulate
+from ranvier.hw_models.synapses import synaptic_input
 from ranvier.train.config import ModelConfig
 from ranvier.train.delays import delayed_dense
 from ranvier.train.export import verify

@@ -4,21 +4,21 @@ A file declares its read-out in ``readout/mode`` (docs/file_format.md): ``spike_
 (argmax over the last layer's spike counts) or ``membrane_sum`` (argmax over the last layer's
 membrane state summed over the sample: the seed's non-spiking read-out). Without the field,
 a file whose last layer cannot spike is read by ``membrane_sum``, any other by
-``spike_count``. Ties go to the lowest class index (``numpy.argmax``).
+``spike_count``. Ties go to the lowest class index (``numpy.argmax``). Training's verify, the
+CLI and NeuroBench's cross-check all use these rules.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
-from ranvier.convert.netx_hdf5 import READOUT_MODES
-from ranvier.hw_models import Network, SimResult
 
-from .inputs import InputError
+from .network import Network
+from .simulator import SimResult
 
-__all__ = ["READOUT_MODES", "accuracy_summary", "load_labels", "predict", "readout_mode"]
+#: The read-outs a file may declare in ``readout/mode``.
+READOUT_MODES = ("spike_count", "membrane_sum")
+
+__all__ = ["READOUT_MODES", "accuracy_summary", "predict", "readout_mode", "readout_scores"]
 
 
 def readout_mode(network: Network) -> str:
@@ -47,41 +47,6 @@ def readout_scores(network: Network, result: SimResult) -> np.ndarray:
 def predict(network: Network, result: SimResult) -> np.ndarray:
     """The predicted class of each sample, ``(N,)`` int64."""
     return np.argmax(readout_scores(network, result), axis=1).astype(np.int64)
-
-
-def load_labels(path: str | os.PathLike, samples: int, classes: int) -> np.ndarray:
-    """Integer class labels ``(N,)`` from .npy, .npz (one array) or text (one per line).
-
-    Raises :class:`InputError` (one line naming the file) when the file is unreadable, the
-    count differs from the number of samples, or a label is not a class of the network.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        if path.suffix == ".npy":
-            labels = np.load(path, allow_pickle=False)
-        elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                if len(z.files) != 1:
-                    raise InputError(f"{path}: expected one array, found {len(z.files)}")
-                labels = z[z.files[0]]
-        else:
-            labels = np.loadtxt(path, ndmin=1)
-    except InputError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read labels ({exc.__class__.__name__})") from None
-    labels = np.asarray(labels).reshape(-1)
-    if labels.dtype.kind not in "iuf" or (labels.size and np.any(labels != np.round(labels))):
-        raise InputError(f"{path}: labels must be integer class indices")
-    if labels.size != samples:
-        raise InputError(f"{path}: {labels.size} labels for {samples} samples")
-    labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels.min() if labels.min() < 0 else labels.max()
-        raise InputError(f"{path}: label {bad} is not a class of the {classes}-neuron output")
-    return labels
 
 
 def accuracy_summary(network: Network, result: SimResult, labels: np.ndarray) -> dict:

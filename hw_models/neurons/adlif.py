@@ -17,23 +17,168 @@ independent lava process model (deploy/lava_adlif.py) in tests/equivalence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .fixed_point import (
+from ..fixed_point import (
+    DECAY_SHIFT,
     DECAY_UNITY,
+    NON_SPIKING_VTH_MANT,
+    STATE_BITS,
     STATE_HALF_RANGE,
+    VTH_MANT_MAX,
     decay,
+    decay_constant,
     mul_frac,
     saturate_voltage,
     scale_activation,
     scale_bias,
     scale_threshold,
 )
-from .kernels import scaled_activation
-from .network import AdlifNeurons
+from ..kernels import scaled_activation
+from .base import Field, NeuronGroup, outside
 
 _STATE_MAX = float(STATE_HALF_RANGE - 1)
+
+
+_VTH_BITS = int(VTH_MANT_MAX).bit_length()
+#: 0..4096 includes 4096: the multiplier constants take 13 bits.
+_MULT_BITS = DECAY_SHIFT + 1
+
+
+@dataclass
+class AdlifNeurons(NeuronGroup):
+    """AdLIF+ neurons (adaptation current) in ranvier's Loihi 2 fixed-point form; the
+    equations are in the module docstring.
+
+    Parameters are per neuron, int64: ``u_decay`` (``uDecay``, alpha = 1 - u_decay/4096),
+    ``w_decay`` (``wDecay``, beta), ``a_mant`` (``aMant``, a = a_mant/4096), ``b_mant``
+    (``bMant``, the spike-triggered increment in threshold-mantissa units), ``vth_mant``,
+    ``bias_mant``/``bias_exp``. All five are range-checked (docs/neurons.md).
+    """
+
+    neuron_type: ClassVar[str] = "ADLIF"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "vth_mant",
+            "vThMant",
+            0,
+            NON_SPIKING_VTH_MANT,
+            _VTH_BITS,
+            "2**6",
+            lava="vth_mant",
+            checked=True,
+        ),
+        Field(
+            "u_decay",
+            "uDecay",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096 per step",
+            lava="u_decay",
+            model="alpha",
+            checked=True,
+        ),
+        Field(
+            "w_decay",
+            "wDecay",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096 per step",
+            lava="w_decay",
+            model="beta",
+            checked=True,
+        ),
+        Field(
+            "a_mant",
+            "aMant",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096",
+            lava="a_mant",
+            model="a",
+            checked=True,
+        ),
+        Field(
+            "b_mant",
+            "bMant",
+            0,
+            VTH_MANT_MAX,
+            _VTH_BITS,
+            "2**6",
+            lava="b_mant",
+            model="b",
+            checked=True,
+        ),
+    )
+    #: the state the read-out and the membrane probes report
+    membrane: ClassVar[str] = "u"
+    STATE_BITS: ClassVar[int] = 2 * STATE_BITS + 1  # u, w and the last spike
+
+    vth_mant: np.ndarray
+    u_decay: np.ndarray
+    w_decay: np.ndarray
+    a_mant: np.ndarray
+    b_mant: np.ndarray
+
+    @classmethod
+    def create(cls, n: int, *args: Any, **kwargs: Any) -> AdlifNeurons:
+        """``create(n, vth_mant, u_decay, w_decay, a_mant, b_mant, bias_mant=0, bias_exp=6)``."""
+        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
+
+    @property
+    def spiking(self) -> bool:
+        """False when no neuron of the group can ever reach its threshold."""
+        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
+
+    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
+        return run_adlif(self, a_in, membrane_out)
+
+    def violations(self, name: str) -> list[str]:
+        out: list[str] = []
+        for f in self.FIELDS[1:3]:  # uDecay, wDecay: multiplier constants 0..4096 (13 bits)
+            if outside(getattr(self, f.name), 0, DECAY_UNITY):
+                out.append(f"{name}: {f.netx} must be 0..{DECAY_UNITY}")
+        if outside(self.vth_mant[self.vth_mant < NON_SPIKING_VTH_MANT], 0, VTH_MANT_MAX):
+            out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
+        if outside(self.b_mant, 0, VTH_MANT_MAX):
+            out.append(f"{name}: bMant outside 0..{VTH_MANT_MAX} (17 bits)")
+        return out + super().violations(name)
+
+    def model_parameters(self) -> dict[str, np.ndarray]:
+        """The AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md)."""
+        unity = float(DECAY_UNITY)
+        vth = np.maximum(self.vth_mant, 1).astype(np.float64)
+        return {
+            "alpha": 1 - self.u_decay / unity,
+            "beta": 1 - self.w_decay / unity,
+            "a": self.a_mant / unity,
+            "b": self.b_mant / vth,
+        }
+
+    @staticmethod
+    def from_model(
+        alpha: Any,
+        beta: Any,
+        a: Any,
+        b: Any,
+        vth_mant: int,
+        round_fn: Any = np.rint,
+        clip_fn: Any = np.clip,
+    ) -> dict[str, Any]:
+        """Integer parameters of the float AdLIF+ model: ``u_decay = round(4096 (1 - alpha))``,
+        ``w_decay`` likewise from beta, ``a_mant = round(4096 a)``, ``b_mant = round(b
+        vth_mant)``, each clipped to its range. Training passes its straight-through ops."""
+        return {
+            "u_decay": decay_constant(alpha, round_fn, clip_fn),
+            "w_decay": decay_constant(beta, round_fn, clip_fn),
+            "a_mant": clip_fn(round_fn(a * DECAY_UNITY), 0, DECAY_UNITY),
+            "b_mant": clip_fn(round_fn(b * vth_mant), 0, None),
+        }
 
 
 @dataclass
@@ -136,15 +281,11 @@ class AdlifFloat:
 
     def quantize(self, vth_mant: int) -> AdlifNeurons:
         """The fixed-point neurons of these parameters at threshold mantissa ``vth_mant``."""
-        n = np.asarray(self.alpha).size
-        return AdlifNeurons.create(
-            n,
+        ints = AdlifNeurons.from_model(
+            *(np.asarray(x, dtype=np.float64) for x in (self.alpha, self.beta, self.a, self.b)),
             vth_mant=vth_mant,
-            u_decay=np.rint(DECAY_UNITY * (1 - np.asarray(self.alpha))).astype(np.int64),
-            w_decay=np.rint(DECAY_UNITY * (1 - np.asarray(self.beta))).astype(np.int64),
-            a_mant=np.rint(DECAY_UNITY * np.asarray(self.a)).astype(np.int64),
-            b_mant=np.rint(np.asarray(self.b) * vth_mant).astype(np.int64),
         )
+        return AdlifNeurons.create(np.asarray(self.alpha).size, vth_mant=vth_mant, **ints)
 
 
 def run_adlif_float(

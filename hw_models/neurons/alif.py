@@ -20,7 +20,7 @@ is no voltage reset: the refractory state r (2 * theta per spike, decaying with
 ``ref_decay``) is subtracted from v in the spike test instead.
 
 The neuron's input ``a_in`` at step t is what its synapse delivers on that step, exactly the
-array :func:`~ranvier.hw_models.simulator.synaptic_input` returns (measured: an ATRLIF fed
+array the synapse's ``synaptic_input`` returns (measured: an ATRLIF fed
 directly by a RingBuffer responds in the same column, through a Dense synapse one column
 later, as the CUBA pipeline).
 """
@@ -28,13 +28,19 @@ later, as the CUBA pipeline).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .fixed_point import (
+from ..fixed_point import (
+    DECAY_SHIFT,
     DECAY_UNITY,
+    NON_SPIKING_VTH_MANT,
+    STATE_BITS,
     STATE_HALF_RANGE,
+    VTH_MANT_MAX,
     decay,
+    decay_constant,
     saturate_voltage,
     scale_activation,
     scale_bias,
@@ -42,8 +48,19 @@ from .fixed_point import (
     wrap_current,
     wrap_int32,
 )
-from .kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
-from .network import AlifNeurons
+from ..kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
+from .base import Field, NeuronGroup, outside
+from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
+
+_VTH_BITS = int(VTH_MANT_MAX).bit_length()
+TH_DECAY = Field(
+    "theta_decay", "thDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step",
+    lava="delta_theta", model="threshold_decay",
+)  # fmt: skip
+REF_DECAY = Field(
+    "ref_decay", "refDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step",
+    lava="delta_r", model="refractory_decay",
+)  # fmt: skip
 
 
 @dataclass
@@ -197,3 +214,113 @@ def run_alif(
         if membrane_out is not None:
             membrane_out[t] = v
     return spikes.view(np.uint8)
+
+
+@dataclass
+class AlifNeurons(NeuronGroup):
+    """Adaptive-threshold LIF neurons in Loihi fixed point (lava-nc PyATRLIFModelFixed); the
+    equations are in the module docstring.
+
+    Parameters are per neuron, int64, named after SLAYER's ALIF device parameters:
+
+    - ``i_decay`` (``iDecay``): effective 12-bit current decay (out of 4096). ATRLIF adds 1 to
+      ``delta_i * 4096`` (``ds_offset``), so lava gets ``delta_i = (iDecay - 1) / 4096``.
+    - ``v_decay`` (``vDecay``), ``theta_decay`` (``thDecay``), ``ref_decay`` (``refDecay``):
+      effective decays, lava gets ``delta_v/theta/r = decay / 4096`` (no offset).
+    - ``vth_mant`` (``vThMant``): baseline threshold; lava's ``theta_0``, scaled ``<< 6``.
+    - ``vth_step`` (``vThStep``): threshold increment per spike; ``theta_step``, ``<< 6``.
+    - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
+    - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
+
+    The IR accepts any integers here (the kernel follows lava's int32 arithmetic wherever
+    they lead); the file reader and :meth:`violations` hold them to their ranges.
+    """
+
+    neuron_type: ClassVar[str] = "ALIF"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field("vth_mant", "vThMant", 0, NON_SPIKING_VTH_MANT, _VTH_BITS, "2**6", lava="theta_0"),
+        Field(
+            "vth_step",
+            "vThStep",
+            0,
+            VTH_MANT_MAX,
+            _VTH_BITS,
+            "2**6",
+            lava="theta_step",
+            model="threshold_step",
+        ),
+        replace(I_DECAY, lava="delta_i", checked=False),
+        replace(V_DECAY, lava="delta_v", checked=False),
+        TH_DECAY,
+        REF_DECAY,
+        REF_DELAY,
+    )
+    membrane: ClassVar[str] = "v"
+    STATE_BITS: ClassVar[int] = 4 * STATE_BITS  # i, v, theta, r (lava: int32, no width)
+
+    vth_mant: np.ndarray
+    vth_step: np.ndarray
+    i_decay: np.ndarray
+    v_decay: np.ndarray
+    theta_decay: np.ndarray
+    ref_decay: np.ndarray
+    ref_delay: int = 1
+
+    @classmethod
+    def create(cls, n: int, *args: Any, **kwargs: Any) -> AlifNeurons:
+        """``create(n, vth_mant, vth_step, i_decay, v_decay, theta_decay, ref_decay,
+        bias_mant=0, bias_exp=6, ref_delay=1)``."""
+        kwargs.setdefault("ref_delay", 1)
+        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
+
+    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
+        return run_alif(self, a_in, membrane_out)
+
+    @classmethod
+    def shown_parameters(cls) -> tuple[str, ...]:
+        return ("i_decay", "v_decay", "theta_decay", "ref_decay", "vth_step")
+
+    def violations(self, name: str) -> list[str]:
+        out = lif_decay_violations(
+            name,
+            [
+                (I_DECAY, self.i_decay),
+                (V_DECAY, self.v_decay),
+                (TH_DECAY, self.theta_decay),
+                (REF_DECAY, self.ref_decay),
+            ],
+        )
+        if outside(self.vth_mant[self.vth_mant < NON_SPIKING_VTH_MANT], 0, VTH_MANT_MAX):
+            out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
+        if outside(self.vth_step, 0, VTH_MANT_MAX):
+            out.append(f"{name}: vThStep outside 0..{VTH_MANT_MAX} (17 bits)")
+        return out + super().violations(name)
+
+    def model_parameters(self) -> dict[str, np.ndarray]:
+        """The four decays as fractions per step and ``vth_step / vth_mant``."""
+        unity = float(DECAY_UNITY)
+        vth = np.maximum(self.vth_mant, 1).astype(np.float64)
+        return {
+            "current_decay": self.i_decay / unity,
+            "voltage_decay": self.v_decay / unity,
+            "threshold_decay": self.theta_decay / unity,
+            "refractory_decay": self.ref_decay / unity,
+            "threshold_step": self.vth_step / vth,
+        }
+
+    @staticmethod
+    def from_model(
+        decays: dict[str, Any],
+        threshold_step: float,
+        vth_mant: int,
+        round_fn: Any = np.rint,
+        clip_fn: Any = np.clip,
+    ) -> dict[str, Any]:
+        """Integer parameters of the float model: each decay fraction (by its ``model``
+        name) to its 12-bit constant, ``vth_step = round(threshold_step * vth_mant)``."""
+        out = {
+            f.name: decay_constant(1.0 - decays[f.model], round_fn, clip_fn)
+            for f in (I_DECAY, V_DECAY, TH_DECAY, REF_DECAY)
+        }
+        out["vth_step"] = round(threshold_step * vth_mant)
+        return out

@@ -14,9 +14,8 @@ import tempfile
 from dataclasses import replace
 
 import numpy as np
+from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec, write_spec
 from ranvier.hw_models.fixed_point import MAX_DELAY, VTH_MANT_MAX
-
-from .netx_hdf5 import LayerSpec, NetSpec, write_spec
 
 __all__ = [
     "LayerSpec",
@@ -143,7 +142,7 @@ def random_spec(
 
 def _read_prefix(spec: NetSpec):
     """The network the spec's layers so far make, as netx files carry it (write, then read)."""
-    from .netx_hdf5 import read_netx
+    from ranvier.convert.netx_hdf5 import read_netx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "prefix.net")
@@ -153,7 +152,7 @@ def _read_prefix(spec: NetSpec):
 
 def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
     """Smallest vThMant whose firing rate on ``a_in`` is at most ``target`` (simulator)."""
-    from ranvier.hw_models.simulator import run_cuba
+    from ranvier.hw_models.neurons.cuba import run_cuba
 
     lo, hi = 1, (1 << 17) - 1
     while lo < hi:
@@ -169,8 +168,8 @@ def _calibrate_last_layer(spec: NetSpec, x: np.ndarray, target: float) -> None:
     """Set the last layer's threshold so it fires at about ``target`` on input ``x``."""
 
     from ranvier.hw_models import simulate
-    from ranvier.hw_models.network import CubaNeurons
-    from ranvier.hw_models.simulator import synaptic_input
+    from ranvier.hw_models.neurons import CubaNeurons
+    from ranvier.hw_models.synapses import synaptic_input
 
     network = _read_prefix(spec)
     block = network.blocks[-1]
@@ -213,8 +212,10 @@ def shd_like_spec(
     so every layer carries traffic. Returns the spec and the calibration input.
     """
     from ranvier.hw_models.fixed_point import netx_optimize_weight_bits
-    from ranvier.hw_models.network import CubaNeurons, DenseSynapse
-    from ranvier.hw_models.simulator import run_cuba, synaptic_input
+    from ranvier.hw_models.network import DenseSynapse
+    from ranvier.hw_models.neurons import CubaNeurons
+    from ranvier.hw_models.neurons.cuba import run_cuba
+    from ranvier.hw_models.synapses import synaptic_input
 
     x = random_spikes(rng, sizes[0], timesteps, input_density, samples=16)
     spec = NetSpec(n_in=sizes[0], input_layer=True)
@@ -364,7 +365,8 @@ def random_adaptive_spec(
     and the file declares the ``membrane_sum`` read-out.
     """
     from ranvier.hw_models.network import NON_SPIKING_VTH_MANT
-    from ranvier.hw_models.simulator import run_neurons, synaptic_input
+    from ranvier.hw_models.simulator import run_neurons
+    from ranvier.hw_models.synapses import synaptic_input
 
     n_in = x.shape[1]
     spec = NetSpec(n_in=n_in, input_layer=bool(rng.random() < 0.7))

@@ -1,0 +1,210 @@
+"""CUBA LIF neurons as lava-nc 0.10.0's ``PyLifModelBitAcc`` runs them (netx ``CUBA``/``LOIHI``).
+
+Per time step, in lava's order (``AbstractPyLifModelFixed.subthr_dynamics``, ``run_spk``)::
+
+    u = wrap24(wrap32(decay(u, i_decay) + (a_in << 6)))
+    v = sat24(wrap32(decay(v, v_decay) + u + (bias_mant << bias_exp)))
+    s = v > vth_mant << 6
+    v = 0 where s
+
+``i_decay`` and ``v_decay`` are the effective 12-bit decay constants (out of 4096), named
+after the netx/SLAYER fields ``iDecay`` and ``vDecay``: lava's register ``du`` holds
+``iDecay - 1`` and adds 1 back (``ds_offset``), ``dv`` holds ``vDecay``. A group whose every
+``vth_mant << 6`` lies above ``2**23 - 1`` never spikes: a non-spiking read-out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..fixed_point import (
+    DECAY_REG_MAX,
+    DECAY_SHIFT,
+    DECAY_UNITY,
+    NON_SPIKING_VTH_MANT,
+    STATE_BITS,
+    VTH_MANT_MAX,
+    decay,
+    decay_constant,
+    saturate_voltage,
+    scale_activation,
+    scale_bias,
+    scale_threshold,
+    wrap_current,
+    wrap_int32,
+)
+from ..kernels import OverflowPasses, current_voltage_step, scaled_activation
+from .base import Field, NeuronGroup, outside
+
+_VTH_BITS = int(VTH_MANT_MAX).bit_length()
+
+#: Fields shared by the LIF family (CUBA and ALIF): the current and voltage decays.
+I_DECAY = Field(
+    "i_decay", "iDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step", lava="du",
+    model="current_decay", checked=True,
+)  # fmt: skip
+V_DECAY = Field(
+    "v_decay", "vDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step", lava="dv",
+    model="voltage_decay", checked=True,
+)  # fmt: skip
+REF_DELAY = Field("ref_delay", "refDelay", 0, 2**31 - 1, 0, "steps (unused)", scalar=True)
+
+
+def cuba_step(
+    u: np.ndarray,
+    v: np.ndarray,
+    a_in: np.ndarray,
+    *,
+    i_decay: np.ndarray | int,
+    v_decay: np.ndarray | int,
+    bias: np.ndarray | int,
+    vth: np.ndarray | int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One CUBA neuron step in plain integers, in lava-nc's order (PyLifModelBitAcc.run_spk).
+
+    ``bias`` and ``vth`` are the effective (already shifted) values. lava holds u, v and the
+    input in int32 arrays, so each sum wraps at 32 bits before the 24-bit fold of u or the
+    saturation of v (this matters only for inputs beyond 2**18 per step). Returns the new
+    ``(u, v, spikes)``. This is the definition the vectorised kernel is tested against.
+    """
+    u = wrap_current(wrap_int32(decay(u, i_decay) + scale_activation(a_in)))
+    v = saturate_voltage(wrap_int32(decay(v, v_decay) + u + np.asarray(bias, dtype=np.int64)))
+    spikes = v > np.asarray(vth, dtype=np.int64)
+    return u, np.where(spikes, 0, v), spikes
+
+
+def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, float]:
+    """Upper bounds on |u| and |v| over a run, from the input alone (decay only shrinks).
+
+    With per-step input at most A and decay factor (4096 - d)/4096 (truncated toward zero),
+    |u| <= A * 4096 / d, and never more than the sum of the inputs; likewise for v with u and
+    the bias as its input. Used to skip the wrap and saturation passes when they cannot fire.
+    """
+    if activation.size:
+        flat = activation.reshape(activation.shape[0], -1)
+        per_step = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+    else:
+        per_step = np.zeros(1)
+    bound_u = float(per_step.sum())
+    if neurons.i_decay.min() > 0:
+        bound_u = min(bound_u, float(per_step.max()) * DECAY_UNITY / neurons.i_decay.min())
+    drive = bound_u + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
+    bound_v = drive * activation.shape[0]
+    if neurons.v_decay.min() > 0:
+        bound_v = min(bound_v, drive * DECAY_UNITY / neurons.v_decay.min())
+    return bound_u, bound_v
+
+
+def run_cuba(
+    neurons: CubaNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+) -> np.ndarray:
+    """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
+
+    ``a_in`` holds integers (int64, or float64 as the synapse returns them).
+
+    The order inside a step is lava-nc's PyLifModelBitAcc.run_spk: decay u, add ``a_in << 6``,
+    wrap u to 24 bits; decay v, add u and the bias, saturate v; spike where v exceeds
+    ``vth_mant << 6``; reset v of the neurons that spiked to 0.
+
+    The arithmetic runs on float64 holding integers, which is exact here: states stay within
+    int32 as in lava, sums below 2**33, products with a decay factor below 2**44, and
+    ``x * (k / 4096)`` with integer k is the exact value ``x * k / 4096`` (a power-of-two
+    division), so ``trunc`` gives the same rounding toward zero as
+    :func:`~ranvier.hw_models.fixed_point.decay`. tests/hw_models checks this kernel against
+    :func:`cuba_step` step by step.
+
+    ``membrane_out`` (``(T, N, C)``, optional) receives v at the end of each step (after the
+    reset), as lava's ``v`` Var holds it.
+    """
+    t_steps, n, c = a_in.shape
+    activation = scaled_activation(a_in)
+    u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
+    v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
+    bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
+    vth = scale_threshold(neurons.vth_mant).astype(np.float64)
+    bound_u, bound_v = _state_bounds(neurons, activation)
+    passes = OverflowPasses.from_bounds(bound_u, bound_v, float(np.abs(bias).max()))
+    u = np.zeros((n, c))
+    v = np.zeros((n, c))
+    spikes = np.empty((t_steps, n, c), dtype=np.bool_)
+    for t in range(t_steps):
+        current_voltage_step(u, v, activation[t], u_factor, v_factor, bias, passes)
+        fired = spikes[t]
+        np.greater(v, vth, out=fired)
+        v[fired] = 0.0
+        if membrane_out is not None:
+            membrane_out[t] = v
+    return spikes.view(np.uint8)
+
+
+def lif_decay_violations(name: str, decays: list[tuple[Field, np.ndarray]]) -> list[str]:
+    """Register checks of the LIF family's decays: lava's ``du`` holds ``iDecay - 1`` (netx and
+    ATRLIF add ``ds_offset`` 1 back), the other decays sit in 12-bit registers as they are."""
+    out: list[str] = []
+    for f, values in decays:
+        if f is I_DECAY:
+            if outside(values - 1, 0, DECAY_REG_MAX):
+                out.append(f"{name}: iDecay must be 1..4096 (register du = iDecay - 1 is 12-bit)")
+        elif outside(values, 0, DECAY_REG_MAX):
+            out.append(f"{name}: {f.netx} must be 0..{DECAY_REG_MAX} (12-bit register)")
+    return out
+
+
+@dataclass
+class CubaNeurons(NeuronGroup):
+    """Current-based LIF neurons in Loihi fixed point (lava-nc PyLifModelBitAcc); see the
+    module docstring for the equations. One int64 value per neuron of each parameter."""
+
+    neuron_type: ClassVar[str] = "CUBA"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field("vth_mant", "vThMant", 0, (1 << 23) - 1, _VTH_BITS, "2**6", lava="vth"),
+        I_DECAY,
+        V_DECAY,
+        REF_DELAY,
+    )
+    membrane: ClassVar[str] = "v"
+    STATE_BITS: ClassVar[int] = 2 * STATE_BITS  # u and v
+
+    vth_mant: np.ndarray
+    i_decay: np.ndarray
+    v_decay: np.ndarray
+    ref_delay: int = 1
+
+    @classmethod
+    def create(cls, n: int, *args: Any, **kwargs: Any) -> CubaNeurons:
+        """``create(n, vth_mant, i_decay, v_decay, bias_mant=0, bias_exp=6, ref_delay=1)``;
+        decays must lie in 0..4096 (the kernel's bounds assume a factor in [0, 1])."""
+        kwargs.setdefault("ref_delay", 1)
+        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
+
+    @property
+    def spiking(self) -> bool:
+        """False when no neuron can ever spike: every ``vth_mant << 6`` is above ``2**23 - 1``."""
+        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
+
+    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
+        return run_cuba(self, a_in, membrane_out)
+
+    def violations(self, name: str) -> list[str]:
+        out = lif_decay_violations(
+            name, [(I_DECAY, self.i_decay)] + ([(V_DECAY, self.v_decay)] if self.spiking else [])
+        )
+        # a read-out's vDecay 4096 and huge threshold are noted, not errors (limits.loihi2_notes)
+        if self.spiking and self.vth_mant.max() > VTH_MANT_MAX:
+            out.append(f"{name}: vThMant {self.vth_mant.max()} exceeds 17 bits ({VTH_MANT_MAX})")
+        return out + super().violations(name)
+
+    @staticmethod
+    def from_model(
+        current_decay: Any, voltage_decay: Any, round_fn: Any = np.rint, clip_fn: Any = np.clip
+    ) -> dict[str, Any]:
+        """Integer decays of the float model's decay fractions: ``round(4096 * decay)``,
+        written as the retention ``1 - decay`` the model applies (``decay_constant``).
+        ``round_fn``/``clip_fn`` let training pass its straight-through ops."""
+        return {
+            "i_decay": decay_constant(1.0 - current_decay, round_fn, clip_fn),
+            "v_decay": decay_constant(1.0 - voltage_decay, round_fn, clip_fn),
+        }

@@ -1,0 +1,78 @@
+"""What a synapse is to the rest of ranvier: the protocol every synapse class implements.
+
+A block is a synapse feeding a neuron group. The simulator, the op counters, the energy and
+resource estimates, the report and ``ranvier inspect`` see a synapse only through this
+protocol, so a new connection type (conv, recurrent) is a new class here, not edits across
+the tree. One implementation today: :class:`~.dense.DenseSynapse`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Synapse(Protocol):
+    """The operations every synapse class provides (shapes are flat neuron counts)."""
+
+    #: the layer type it is in netx files (``layer/<i>/type``)
+    layer_type: str
+
+    @property
+    def n_in(self) -> int:
+        """Neurons (or channels) it receives spikes from."""
+        ...
+
+    @property
+    def n_out(self) -> int:
+        """Neurons it delivers input to."""
+        ...
+
+    @property
+    def max_delay(self) -> int:
+        """Largest synaptic delay in steps (0 without delays)."""
+        ...
+
+    @property
+    def has_delays(self) -> bool:
+        """True when the synapse holds per-synapse delays (stored per synapse on the chip)."""
+        ...
+
+    @property
+    def synapse_count(self) -> int:
+        """Synapses that are stored: non-zero effective weights."""
+        ...
+
+    @property
+    def entries(self) -> int:
+        """Weight entries, zeros included (what NeuroBench counts as parameters and as dense
+        operations per step)."""
+        ...
+
+    def fan_out(self) -> np.ndarray:
+        """Non-zero synapses leaving each sender, ``(n_in,)``: the synaptic events one spike
+        causes."""
+        ...
+
+    def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
+        """The input arriving at each neuron at each step, time-major ``(T, N, n_out)`` float64
+        holding integers, from binary spikes ``(N, n_in, T)``."""
+        ...
+
+    def delay_histogram(self) -> np.ndarray:
+        """Stored synapses per delay value, ``(max_delay + 1,)``."""
+        ...
+
+    def violations(self, name: str) -> list[str]:
+        """One line per value a Loihi 2 register cannot hold."""
+        ...
+
+    def describe(self) -> dict:
+        """Ranges of its integer parameters, for ``ranvier inspect`` tables and JSON."""
+        ...
+
+    def same_as(self, other: object) -> bool:
+        """True when ``other`` is the same synapse (class, shapes and values)."""
+        ...

@@ -1,0 +1,280 @@
+"""The dense synapse: all-to-all weights with optional per-synapse delays (lava-nc Dense /
+DelayDense), and its whole-sequence synaptic input.
+
+The synaptic input is computed for every sample and every time step at once (BLAS matrix
+products: in the frequency domain when the layer has several delay values, else one product
+per delay value), exactly as lava-nc 0.10.0's bit-accurate synapse models deliver it,
+including the one-step synaptic latency: a spike sent at step t reaches the neuron at step
+``t + 1 + delay``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..fixed_point import (
+    MAX_DELAY,
+    MAX_WEIGHT_BITS,
+    SignMode,
+    determine_sign_mode,
+    shift_activation,
+    synapse_weights,
+    wrap_int32,
+)
+
+# float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
+_FLOAT32_EXACT = 1 << 24
+
+
+@dataclass
+class DenseSynapse:
+    """All-to-all synapse from ``n_in`` to ``n_out`` neurons (lava-nc Dense / DelayDense).
+
+    ``weight`` holds the mantissas as the lava process model receives them (after netx's
+    weight-bit optimisation), shape ``(n_out, n_in)``; the synapse adds
+    ``synapse_weights(weight, num_weight_bits)`` and shifts each step's sum by
+    ``weight_exp``. ``delay`` is ``None`` (no delay: lava's Dense) or an integer array of the
+    weight's shape, each 0..62 (lava's DelayDense): a spike sent at step t reaches the neuron at
+    step ``t + 1 + delay``.
+    """
+
+    layer_type: ClassVar[str] = "dense"
+
+    weight: np.ndarray
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    delay: np.ndarray | None = None
+    _effective: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.weight = np.asarray(self.weight, dtype=np.int64)
+        if self.weight.ndim != 2:
+            raise ValueError(f"weight must be 2-D (n_out, n_in), got shape {self.weight.shape}")
+        if self.delay is not None:
+            self.delay = np.asarray(self.delay, dtype=np.int64)
+            if self.delay.shape != self.weight.shape:
+                raise ValueError(
+                    f"delay shape {self.delay.shape} does not match weight {self.weight.shape}"
+                )
+            if self.delay.size and (self.delay.min() < 0 or self.delay.max() > MAX_DELAY):
+                raise ValueError(f"delays must be within 0..{MAX_DELAY}")
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def sign_mode(self) -> SignMode:
+        """The sign mode the process model derives from the mantissas."""
+        return determine_sign_mode(self.weight)
+
+    @property
+    def effective_weight(self) -> np.ndarray:
+        """The integer each synapse adds per spike, before the weight exponent."""
+        if self._effective is None:
+            self._effective = synapse_weights(self.weight, self.num_weight_bits)
+        return self._effective
+
+    @property
+    def values(self) -> np.ndarray:
+        """What each synapse adds per spike, ``effective_weight * 2**weight_exp`` (float64, exact).
+
+        A step's input is ``floor`` of the sum of these over the synapses whose input spiked
+        (lava shifts the sum, not each weight), so equal values mean equal behaviour.
+        """
+        return np.ldexp(self.effective_weight.astype(np.float64), self.weight_exp)
+
+    @property
+    def values_are_integers(self) -> bool:
+        """True when every synapse value is an integer, so the floor never rounds.
+
+        True for almost every file; not for all: all-non-positive weights with a zero (file
+        ``[[-4, -3, -3], [0, -3, -4]]``) are MIXED to netx but INHIBITORY to lava's synapse,
+        whose clip and truncation leave fractions (-4 acts as -3.5). The simulator then takes
+        the per-delay path with lava's floor of each step's sum.
+        """
+        return self.weight_exp >= 0 or not np.any(self.effective_weight % (1 << -self.weight_exp))
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delay is None or self.delay.size == 0 else int(self.delay.max())
+
+    @property
+    def has_delays(self) -> bool:
+        return self.delay is not None
+
+    @property
+    def synapse_count(self) -> int:
+        return int(np.count_nonzero(self.effective_weight))
+
+    @property
+    def entries(self) -> int:
+        return self.n_out * self.n_in
+
+    def fan_out(self) -> np.ndarray:
+        """Number of non-zero synapses leaving each input neuron, shape ``(n_in,)``."""
+        return np.count_nonzero(self.effective_weight, axis=0)
+
+    def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
+        """See :func:`synaptic_input`."""
+        return synaptic_input(self, spikes, method)
+
+    def delay_histogram(self) -> np.ndarray:
+        """Stored synapses per delay value; one bin (delay 0) without delays."""
+        weights = self.effective_weight
+        if self.delay is None:
+            return np.array([int(np.count_nonzero(weights))])
+        return np.bincount(self.delay[weights != 0], minlength=self.max_delay + 1)
+
+    def violations(self, name: str) -> list[str]:
+        out: list[str] = []
+        if not 1 <= self.num_weight_bits <= MAX_WEIGHT_BITS:
+            out.append(
+                f"{name}: netx derives num_weight_bits={self.num_weight_bits} "
+                "(outside 1..8); lava-nc zeroes such weights"
+            )
+        if self.weight.any() and not self.effective_weight.any():
+            out.append(f"{name}: every synapse weight truncates to 0")
+        if self.max_delay > MAX_DELAY:
+            out.append(f"{name}: delay {self.max_delay} exceeds {MAX_DELAY}")
+        return out
+
+    def describe(self) -> dict:
+        w = self.effective_weight
+        return {
+            "fan_in": self.n_in,
+            "synapses": self.synapse_count,
+            "weight": [int(w.min()), int(w.max())],
+            "weight_exp": self.weight_exp,
+            "num_weight_bits": self.num_weight_bits,
+            "sign_mode": self.sign_mode.name.lower(),
+            "delay": None if self.delay is None else [int(self.delay.min()), self.max_delay],
+        }
+
+    def same_as(self, other: object) -> bool:
+        """Same class, mantissas, exponent, weight bits and delays."""
+        if not isinstance(other, DenseSynapse):
+            return False
+        if (self.delay is None) != (other.delay is None):
+            return False
+        return (
+            np.array_equal(self.weight, other.weight)
+            and self.weight_exp == other.weight_exp
+            and self.num_weight_bits == other.num_weight_bits
+            and (self.delay is None or np.array_equal(self.delay, other.delay))
+        )
+
+
+def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> np.ndarray:
+    """Exact per-delay-slot path: one matrix product per distinct delay value.
+
+    ``x_tm`` is time-major ``(T, N, n_in)``. With ``linear`` the synapse values are integers
+    and the slot sums need no rounding; otherwise each (step, slot) sum is shifted by
+    ``weight_exp`` with lava's floor. Returns float64 holding integers.
+    """
+    t_steps, n, _ = x_tm.shape
+    w = synapse.values.astype(np.int64) if linear else synapse.effective_weight
+    bound = int(np.abs(w).sum(axis=1).max(initial=0))
+    ftype = np.float32 if bound < _FLOAT32_EXACT else np.float64
+    rows = x_tm.reshape(t_steps * n, -1).astype(ftype)
+    out = np.zeros((t_steps, n, synapse.n_out))
+    delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
+    for d in np.unique(delays[w != 0]) if w.any() else []:
+        d = int(d)
+        if d + 1 >= t_steps:
+            continue  # nothing sent through this delay arrives inside the run
+        w_d = np.where(delays == d, w, 0).astype(ftype)
+        usable = t_steps - 1 - d  # steps whose spikes arrive in time
+        acc = np.rint(rows[: usable * n] @ w_d.T)
+        if not linear:
+            acc = shift_activation(acc.astype(np.int64), synapse.weight_exp)
+        out[1 + d :] += acc.reshape(usable, n, synapse.n_out)
+    return out
+
+
+def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
+    """All delays at once: the delayed sum as a convolution, computed in the frequency domain.
+
+    ``a[t', j] = sum_i values[j, i] * x[i, t' - 1 - delay[j, i]]`` is a sum of one-tap
+    convolutions. With the length L = T + max_delay + 1 there is no wrap-around; a real DFT
+    of the input (a matrix product, since T is short), one complex product per frequency
+    (as four real ones) and an inverse DFT replace one product per delay value. The true
+    result is an integer of magnitude <= sum|values| * T; float64 rounding errors are of
+    order 1e-16 * (T + n_in) * that bound (~1e-8 for SHD-size layers), so rounding to the
+    nearest integer recovers it exactly. The residue is checked (< 1/8) on every element; on
+    failure None is returned and the caller uses the exact per-delay path.
+    Returns float64 holding integers, time-major ``(T, N, n_out)``.
+    """
+    t_steps, n, n_in = x_tm.shape
+    values = synapse.values
+    n_out = synapse.n_out
+    delays = np.zeros(values.shape, dtype=np.int64) if synapse.delay is None else synapse.delay
+    size = t_steps + int(delays.max(initial=0)) + 1
+    freqs = np.arange(size // 2 + 1)
+    n_f = freqs.size
+    angle = (2 * np.pi / size) * np.outer(freqs, np.arange(t_steps))  # (F, T)
+    forward = np.concatenate([np.cos(angle), -np.sin(angle)])  # x -> [Re X; Im X]
+    weight = np.full(n_f, 2.0 / size)  # irfft weights: 1/L for f = 0 and f = L/2, else 2/L
+    weight[0] = 1.0 / size
+    if size % 2 == 0:
+        weight[-1] = 1.0 / size
+    inverse = np.concatenate([np.cos(angle).T * weight, -np.sin(angle).T * weight], axis=1)
+    kernel = values.T[None] * np.exp(
+        (-2j * np.pi / size) * freqs[:, None, None] * (1 + delays.T)[None]
+    )  # (F, n_in, n_out)
+    k_re, k_im = np.ascontiguousarray(kernel.real), np.ascontiguousarray(kernel.imag)
+    del kernel
+    out = np.empty((t_steps, n, n_out))
+    for s0 in range(0, n, chunk):
+        sub = x_tm[:, s0 : s0 + chunk]
+        m = sub.shape[1]
+        spec = (forward @ sub.reshape(t_steps, -1).astype(np.float64)).reshape(2 * n_f, m, n_in)
+        x_re, x_im = spec[:n_f], spec[n_f:]
+        prod = np.empty((2 * n_f, m, n_out))
+        np.matmul(x_re, k_re, out=prod[:n_f])
+        prod[:n_f] -= np.matmul(x_im, k_im)
+        np.matmul(x_re, k_im, out=prod[n_f:])
+        prod[n_f:] += np.matmul(x_im, k_re)
+        y = (inverse @ prod.reshape(2 * n_f, -1)).reshape(t_steps, m, n_out)
+        dest = out[:, s0 : s0 + m]
+        np.rint(y, out=dest)
+        y -= dest
+        np.abs(y, out=y)
+        if y.size and y.max() >= 0.125:
+            return None
+    return out
+
+
+def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
+    """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)``.
+
+    ``spikes`` is ``(N, n_in, T)`` binary (a transposed view of a time-major array is used
+    without a copy). Spikes sent at step t through synapses of delay d are summed per (t, d),
+    the sum is shifted by ``weight_exp`` (floor for negative exponents, as lava-nc shifts each
+    step's accumulated sum), and the result arrives at ``t + 1 + d``. Sums wrap at 32 bits as
+    the int32 buffer and port of lava's synapse do. The result is float64 holding integers
+    (exact below 2**53), the form the neuron kernel consumes.
+
+    When every synapse value ``effective_weight * 2**weight_exp`` is an integer (always so for
+    weights read from netx files) the floor is exact and the map is linear; then ``method``
+    ``auto`` uses the frequency-domain path for layers with several delay values and the
+    per-delay path otherwise. ``per_delay`` and ``dft`` force a path (tests compare them).
+    """
+    x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
+    linear = synapse.values_are_integers
+    delays = synapse.delay
+    several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
+    use_dft = method == "dft" or (method == "auto" and several and x_tm.shape[0] > 1)
+    out = _input_dft(synapse, x_tm) if linear and use_dft else None
+    if out is None:
+        out = _input_per_delay(synapse, x_tm, linear)
+    if out.size and max(out.max(), -out.min()) >= 1 << 31:
+        out = wrap_int32(out.astype(np.int64)).astype(np.float64)
+    return out
