@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from .neurons import NeuronGroup
 from .synapses import DenseSynapse, Synapse
 
-
 #: Network meta data and the value a file without it means: the time step in ms, the sample
 #: length and the read-out (None: by the last layer's type, ``readout.readout_mode``).
 META_DEFAULTS = {"Ts": 1.0, "tSample": 0.0, "readout": None}

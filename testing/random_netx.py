@@ -364,7 +364,7 @@ def random_adaptive_spec(
     (default: a quarter of the cases) a non-spiking memoryless CUBA read-out layer follows
     and the file declares the ``membrane_sum`` read-out.
     """
-    from ranvier.hw_models.network import NON_SPIKING_VTH_MANT
+    from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
     from ranvier.hw_models.simulator import run_neurons
     from ranvier.hw_models.synapses import synaptic_input
 

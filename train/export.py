@@ -1,9 +1,12 @@
 """Export a trained model to netx HDF5, and verify that the file runs as the model trained.
 
-``verify`` compares, on the same input, the model's quantized torch forward with the
-simulator running the *exported file read back from disk*: every hidden layer's spikes bin
-by bin, and the read-out's membrane at every step. Its ``mismatches`` counts every bin that
-differs; zero means the trained network is, spike for spike, the deployed one.
+The IR is the hub: ``SpikingNet.to_network()`` gives the quantized network as a
+:class:`~ranvier.hw_models.network.Network`, the netx writer serializes that. ``verify``
+compares, on the same input, the model's quantized torch forward with the simulator running
+the exported network (every hidden layer's spikes bin by bin, the read-out's membrane at every
+step), then checks that the file written from it reads back to the same network. Its
+``mismatches`` counts every bin that differs; zero with ``file_matches`` means the trained
+network is, spike for spike, the deployed one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ranvier.convert.netx_hdf5 import read_netx, write_spec
+from ranvier.convert.netx_hdf5 import read_netx, write_netx
 from ranvier.hw_models.network import Network
 from ranvier.hw_models.readout import predict
 from ranvier.hw_models.simulator import simulate
@@ -31,7 +34,7 @@ def export_model(model: SpikingNet, path: str | os.PathLike) -> Network:
     """
     if not model.quantized:
         model.start_qat()
-    write_spec(model.to_spec(), path)
+    write_netx(model.to_network(), path)
     return read_netx(path)
 
 
@@ -49,10 +52,17 @@ class VerifyResult:
     predictions_equal: bool
     accuracy: float | None = None
     torch_accuracy: float | None = None
+    #: the exported file reads back to the network the model exports (``Network.same_as``)
+    file_matches: bool = True
 
     @property
     def mismatches(self) -> int:
         return int(sum(self.layer_mismatches))
+
+    @property
+    def ok(self) -> bool:
+        """Zero mismatching bins and a file that reads back to the exported network."""
+        return self.mismatches == 0 and self.file_matches
 
     def as_dict(self) -> dict:
         return {
@@ -70,6 +80,7 @@ class VerifyResult:
                 )
             ],
             "predictions_equal": self.predictions_equal,
+            "file_matches": self.file_matches,
             "accuracy": self.accuracy,
             "torch_accuracy": self.torch_accuracy,
         }
@@ -84,15 +95,21 @@ def verify(
     network: Network | None = None,
     batch_size: int = 128,
 ) -> VerifyResult:
-    """Quantized torch forward vs the simulator on the exported file, on spikes ``(N, C, T)``.
+    """Quantized torch forward vs the simulator on the exported network, on spikes
+    ``(N, C, T)``; then the file check.
 
-    Without ``network`` the model is exported to a temporary file and read back, so the
-    comparison goes through the same bytes a user deploys.
+    ``network`` is the network read back from the deployed file (``export_model``'s return);
+    without it the model is written to a temporary file and read back, so the comparison goes
+    through the same bytes a user deploys. The simulator runs ``model.to_network()`` (the
+    IR); ``file_matches`` says whether the file's network equals it.
     """
     model.eval()
     if network is None:
         with tempfile.TemporaryDirectory() as tmp:
             network = export_model(model, Path(tmp) / "model.net")
+    exported = model.to_network()
+    file_matches = network.same_as(exported)
+    network = exported
     x = (np.asarray(x) != 0).astype(np.uint8)
     sim = simulate(network, x, record=[-1])
     n_layers = len(model.blocks)
@@ -125,4 +142,5 @@ def verify(
         predictions_equal=bool(np.array_equal(pred_torch, pred_sim)),
         accuracy=acc,
         torch_accuracy=tacc,
+        file_matches=file_matches,
     )

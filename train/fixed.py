@@ -17,6 +17,7 @@ from ranvier.hw_models.fixed_point import (
     DECAY_UNITY,
     STATE_HALF_RANGE,
     VTH_SHIFT,
+    decay_constant,
 )
 
 #: ``a_in << 6`` and ``vth_mant << 6`` as multipliers.
@@ -75,12 +76,9 @@ def wrap_current_ste(x: torch.Tensor) -> torch.Tensor:
 
 
 def decay_const(keep: torch.Tensor) -> torch.Tensor:
-    """The 12-bit decay constant of a retention factor ``keep`` in [0, 1].
-
-    ``decay = round(4096 * (1 - keep))`` (the file's iDecay/vDecay/uDecay...), with a
-    straight-through gradient; the factor the hardware applies is ``(4096 - decay) / 4096``.
-    """
-    return round_ste(DECAY_UNITY * (1.0 - keep)).clamp(0, DECAY_UNITY)
+    """``fixed_point.decay_constant`` with a straight-through gradient: the 12-bit decay
+    constant ``round(4096 * (1 - keep))`` of a retention factor ``keep`` in [0, 1]."""
+    return decay_constant(keep, round_ste, torch.clamp)
 
 
 def quantize_weight(weight: torch.Tensor, scale: float) -> torch.Tensor:

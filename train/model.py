@@ -15,18 +15,15 @@ import math
 
 import numpy as np
 import torch
-from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec
-from ranvier.hw_models.fixed_point import (
-    NON_SPIKING_VTH_MANT,
-    netx_optimize_weight_bits,
-    synapse_weights,
-)
+from ranvier.hw_models.fixed_point import netx_optimize_weight_bits, synapse_weights
+from ranvier.hw_models.network import Block as IRBlock
+from ranvier.hw_models.network import DenseSynapse, Network
 from torch import nn
 
 from .config import ModelConfig
 from .delays import delayed_dense
 from .fixed import ACT_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
-from .neurons import AdlifNeuron, AlifNeuron, CubaNeuron, NeuronBase
+from .neurons import NEURON_TYPES, CubaNeuron, NeuronBase
 
 #: Largest layer scale: keeps 2**17 / vth_mant = 64 thresholds of headroom below the 24-bit
 #: saturation of u and v, so the quantized dynamics saturate only where the float ones are far
@@ -131,38 +128,31 @@ class Block(nn.Module):
             self.delay.clamp_(0, self.max_delay)
         self.neuron.clip_()
 
-    def export(self, name: str) -> LayerSpec:
-        """The layer as netx fields: file weights, integer delays, neuron registers."""
+    def to_block(self, name: str) -> IRBlock:
+        """The layer in the IR: the synapse netx builds from the file weights (mantissas,
+        weight bits and exponent by ``netx_optimize_weight_bits``, as the reader does),
+        integer delays, and the neurons' integer registers (``NeuronBase.to_ir``)."""
         scale = int(self.vth_mant)
         if scale <= 0:
             raise ValueError(f"{name}: no scale yet (the network was never quantized)")
         with torch.no_grad():
-            weight = self.file_weight().round().long().numpy()
+            weight = self.file_weight().round().long().cpu().numpy()
             delay = (
                 None
                 if self.delay is None
-                else quantize_delay(self.delay, self.max_delay).long().numpy()
+                else quantize_delay(self.delay, self.max_delay).long().cpu().numpy()
             )
-        fields = self.neuron.export(scale)
-        return LayerSpec(
-            weight=weight,
-            delay=delay,
-            name=name,
-            i_decay=fields.get("i_decay", 4096),
-            v_decay=fields.get("v_decay", 4096),
-            vth_mant=fields["vth_mant"],
-            neuron_type=fields["neuron_type"],
-            neuron_fields=fields.get("neuron_fields", {}),
-        )
+        if not weight.any():
+            raise ValueError(f"{name}: every synapse weight is zero; netx cannot load such a layer")
+        mant, bits, exp = netx_optimize_weight_bits(weight)
+        synapse = DenseSynapse(weight=mant, weight_exp=exp, num_weight_bits=bits, delay=delay)
+        return IRBlock(synapse=synapse, neurons=self.neuron.to_ir(scale), name=name)
 
 
 def make_neuron(cfg: ModelConfig, n: int, generator: torch.Generator | None) -> NeuronBase:
-    """A hidden neuron group of the configured type."""
-    if cfg.neuron == "CUBA":
-        return CubaNeuron(n, **cfg.neuron_params)
-    if cfg.neuron == "ALIF":
-        return AlifNeuron(n, **cfg.neuron_params)
-    return AdlifNeuron(n, generator=generator, **cfg.neuron_params)
+    """A hidden neuron group of the configured type (``NEURON_TYPES``); the unit draws its
+    random initial parameters from ``generator`` where it has any."""
+    return NEURON_TYPES[cfg.neuron].create(n, cfg.neuron_params, generator)
 
 
 class SpikingNet(nn.Module):
@@ -278,11 +268,11 @@ class SpikingNet(nn.Module):
             logits = logits / (ACT_SCALE * int(self.blocks[-1].vth_mant))
         return logits, hidden, membrane
 
-    def to_spec(self) -> NetSpec:
-        """The quantized network as a netx file description (read-out ``membrane_sum``)."""
-        layers = [b.export(f"layer_{i}") for i, b in enumerate(self.blocks)]
-        layers[-1].vth_mant = NON_SPIKING_VTH_MANT
-        return NetSpec(n_in=self.n_in, layers=layers, readout="membrane_sum")
+    def to_network(self) -> Network:
+        """The quantized network in the IR (read-out ``membrane_sum``): what the netx writer
+        serializes and the simulator runs."""
+        blocks = [b.to_block(f"layer_{i}") for i, b in enumerate(self.blocks)]
+        return Network(n_in=self.n_in, blocks=blocks, meta={"readout": "membrane_sum"})
 
     def delays_int(self) -> list[np.ndarray | None]:
         return [

@@ -13,9 +13,12 @@ spike through a surrogate derivative.
 The rules reproduced, op for op (tests/train/test_neurons_exact.py checks them against the
 simulator's kernels):
 
-- CUBA = ``hw_models.fixed_point.cuba_step`` (lava-nc PyLifModelBitAcc),
-- ALIF = ``hw_models.alif.alif_step`` (lava-nc PyATRLIFModelFixed),
-- AdLIF+ = ``hw_models.adlif.adlif_step`` (docs/neurons.md).
+- CUBA = ``hw_models.neurons.cuba.cuba_step`` (lava-nc PyLifModelBitAcc),
+- ALIF = ``hw_models.neurons.alif.alif_step`` (lava-nc PyATRLIFModelFixed),
+- AdLIF+ = ``hw_models.neurons.adlif.adlif_step`` (docs/neurons.md).
+
+The float <-> integer parameter maps are the units' own (``from_model``), called here with
+straight-through rounding; ``to_ir`` hands the integers to the IR unit of the same type.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import numpy as np
 import torch
 from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
+from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons, NeuronGroup
+from ranvier.hw_models.neurons.alif import threshold_step_mant
 from torch import nn
 
 from .fixed import (
@@ -102,7 +108,8 @@ class NeuronBase(nn.Module):
 
     #: name -> (low, high) of every learnable parameter
     ranges: ClassVar[dict[str, tuple[float, float]]] = {}
-    kind = "CUBA"
+    #: the neuron type tag (the IR unit's ``neuron_type``)
+    neuron_type = "CUBA"
     spiking = True
 
     def __init__(self, n: int):
@@ -114,6 +121,15 @@ class NeuronBase(nn.Module):
         """Clip every learnable parameter to its range (the seed's boundaries)."""
         for name, (lo, hi) in self.ranges.items():
             getattr(self, name).clamp_(lo, hi)
+
+    def to_ir(self, vth_mant: int) -> NeuronGroup:
+        """The layer's neurons as the IR unit of the same type, at scale ``vth_mant``."""
+        raise NotImplementedError
+
+    @classmethod
+    def create(cls, n: int, params: dict, generator: torch.Generator | None) -> NeuronBase:
+        """A hidden group of ``n`` neurons from the config's ``neuron_params``."""
+        return cls(n, **params)
 
     @staticmethod
     def units(quantized: bool, vth_mant: int) -> tuple[float, float]:
@@ -127,7 +143,7 @@ class CubaNeuron(NeuronBase):
     as one value per process). ``spiking=False`` makes the non-spiking read-out.
     """
 
-    kind = "CUBA"
+    neuron_type = "CUBA"
     ranges: ClassVar[dict[str, tuple[float, float]]] = {
         "current_decay": (0.0, 1.0),
         "voltage_decay": (0.0, 1.0),
@@ -170,14 +186,18 @@ class CubaNeuron(NeuronBase):
         volt = torch.stack(volts, -1)
         return (torch.stack(spikes, -1) if self.spiking else torch.zeros_like(volt)), volt
 
-    def export(self, vth_mant: int) -> dict:
-        """The layer's netx neuron fields (CUBA): decays and threshold mantissa."""
-        return {
-            "neuron_type": "CUBA",
-            "i_decay": int(decay_const(1.0 - self.current_decay.detach()).item()),
-            "v_decay": int(decay_const(1.0 - self.voltage_decay.detach()).item()),
-            "vth_mant": int(vth_mant) if self.spiking else NON_SPIKING_VTH_MANT,
-        }
+    def to_ir(self, vth_mant: int) -> CubaNeurons:
+        """CUBA neurons: the decays' 12-bit constants; a read-out gets the unreachable
+        threshold ``NON_SPIKING_VTH_MANT``."""
+        with torch.no_grad():
+            ints = CubaNeurons.from_model(
+                self.current_decay.detach(), self.voltage_decay.detach(), round_ste, torch.clamp
+            )
+        return CubaNeurons.create(
+            self.n,
+            vth_mant=int(vth_mant) if self.spiking else NON_SPIKING_VTH_MANT,
+            **{k: int(v.item()) for k, v in ints.items()},
+        )
 
 
 class AlifNeuron(NeuronBase):
@@ -187,7 +207,7 @@ class AlifNeuron(NeuronBase):
     One value of each parameter per layer (ATRLIF holds them per process).
     """
 
-    kind = "ALIF"
+    neuron_type = "ALIF"
     ranges: ClassVar[dict[str, tuple[float, float]]] = {
         "current_decay": (0.0, 1.0),
         "voltage_decay": (0.0, 1.0),
@@ -218,7 +238,7 @@ class AlifNeuron(NeuronBase):
 
     def step_mant(self, vth_mant: int) -> int:
         """The threshold step in threshold-mantissa units (the file's vThStep)."""
-        return round(self.threshold_step * vth_mant)
+        return threshold_step_mant(self.threshold_step, vth_mant)
 
     def forward(
         self, a: torch.Tensor, quantized: bool, vth_mant: int
@@ -248,28 +268,17 @@ class AlifNeuron(NeuronBase):
             volts.append(v)
         return torch.stack(spikes, -1), torch.stack(volts, -1)
 
-    def export(self, vth_mant: int) -> dict:
-        """netx ALIF fields (SLAYER's names)."""
-        d = {
-            name: int(decay_const(1.0 - getattr(self, attr).detach()).item())
-            for name, attr in (
-                ("iDecay", "current_decay"),
-                ("vDecay", "voltage_decay"),
-                ("thDecay", "threshold_decay"),
-                ("refDecay", "refractory_decay"),
+    def to_ir(self, vth_mant: int) -> AlifNeurons:
+        """ALIF neurons: the four decays' 12-bit constants and the threshold step in
+        threshold-mantissa units (``AlifNeurons.from_model``)."""
+        with torch.no_grad():
+            decays = {name: getattr(self, name).detach() for name in self.ranges}
+            ints = AlifNeurons.from_model(
+                decays, self.threshold_step, vth_mant, round_ste, torch.clamp
             )
-        }
-        return {
-            "neuron_type": "ALIF",
-            "i_decay": d["iDecay"],
-            "v_decay": d["vDecay"],
-            "vth_mant": int(vth_mant),
-            "neuron_fields": {
-                "thDecay": d["thDecay"],
-                "refDecay": d["refDecay"],
-                "vThStep": self.step_mant(vth_mant),
-            },
-        }
+        return AlifNeurons.create(
+            self.n, vth_mant=int(vth_mant), **{k: int(v) for k, v in ints.items()}
+        )
 
 
 #: The seed's AdLIF+ boundaries (docs/neurons.md): alpha widened down to e^-1/3.
@@ -288,8 +297,12 @@ class AdlifNeuron(NeuronBase):
     a_mant = round(4096 a), b_mant = round(b vth_mant).
     """
 
-    kind = "ADLIF"
+    neuron_type = "ADLIF"
     ranges: ClassVar[dict[str, tuple[float, float]]] = ADLIF_RANGES
+
+    @classmethod
+    def create(cls, n: int, params: dict, generator: torch.Generator | None) -> AdlifNeuron:
+        return cls(n, generator=generator, **params)
 
     def __init__(self, n: int, *, generator: torch.Generator | None = None, learn: bool = True):
         super().__init__(n)
@@ -299,12 +312,9 @@ class AdlifNeuron(NeuronBase):
 
     def quantized_params(self, vth_mant: int) -> dict[str, torch.Tensor]:
         """Integer parameters (straight-through): u_decay, w_decay, a_mant, b_mant."""
-        return {
-            "u_decay": decay_const(self.alpha),
-            "w_decay": decay_const(self.beta),
-            "a_mant": round_ste(self.a * DECAY_UNITY).clamp(0, DECAY_UNITY),
-            "b_mant": round_ste(self.b * vth_mant).clamp_min(0),
-        }
+        return AdlifNeurons.from_model(
+            self.alpha, self.beta, self.a, self.b, vth_mant, round_ste, torch.clamp
+        )
 
     def forward(
         self, a: torch.Tensor, quantized: bool, vth_mant: int
@@ -337,22 +347,17 @@ class AdlifNeuron(NeuronBase):
             volts.append(u)
         return torch.stack(spikes, -1), torch.stack(volts, -1)
 
-    def export(self, vth_mant: int) -> dict:
-        """netx ADLIF fields, one value per neuron."""
+    def to_ir(self, vth_mant: int) -> AdlifNeurons:
+        """AdLIF+ neurons, one value of each parameter per neuron."""
         with torch.no_grad():
-            p = {k: v.detach().long().numpy() for k, v in self.quantized_params(vth_mant).items()}
-        return {
-            "neuron_type": "ADLIF",
-            "vth_mant": int(vth_mant),
-            "neuron_fields": {
-                "uDecay": p["u_decay"],
-                "wDecay": p["w_decay"],
-                "aMant": p["a_mant"],
-                "bMant": p["b_mant"],
-            },
-        }
+            p = {
+                k: v.detach().cpu().long().numpy().astype(np.int64)
+                for k, v in self.quantized_params(vth_mant).items()
+            }
+        return AdlifNeurons.create(self.n, vth_mant=int(vth_mant), **p)
 
 
+#: The torch forward of every trainable neuron type, by the IR unit's tag.
 NEURON_TYPES = {"CUBA": CubaNeuron, "ALIF": AlifNeuron, "ADLIF": AdlifNeuron}
 __all__ = [
     "NEURON_TYPES",

@@ -322,5 +322,10 @@ class AlifNeurons(NeuronGroup):
             f.name: decay_constant(1.0 - decays[f.model], round_fn, clip_fn)
             for f in (I_DECAY, V_DECAY, TH_DECAY, REF_DECAY)
         }
-        out["vth_step"] = round(threshold_step * vth_mant)
+        out["vth_step"] = threshold_step_mant(threshold_step, vth_mant)
         return out
+
+
+def threshold_step_mant(threshold_step: float, vth_mant: int) -> int:
+    """The file's vThStep of a threshold step in threshold units: ``round(step * vth_mant)``."""
+    return round(threshold_step * vth_mant)

@@ -33,7 +33,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from ranvier.convert.netx_hdf5 import read_netx, write_spec
+from ranvier.convert.netx_hdf5 import read_netx, write_netx
 from ranvier.deploy import lava_backend
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models.neurons import AlifNeurons
@@ -105,7 +105,8 @@ def _slayer_alif(a: np.ndarray, p: dict):
 def _ours_cuba(a: np.ndarray, i_decay: int, v_decay: int, vth: int):
     """ranvier.train's quantized CUBA forward: spikes and v after the reset."""
     neuron = CubaNeuron(a.shape[1], i_decay / 4096, v_decay / 4096)
-    assert neuron.export(vth)["i_decay"] == i_decay and neuron.export(vth)["v_decay"] == v_decay
+    group = neuron.to_ir(vth)
+    assert int(group.i_decay[0]) == i_decay and int(group.v_decay[0]) == v_decay
     with torch.no_grad():
         s, v = neuron(torch.tensor(a, dtype=torch.float64), True, vth)
     return s.numpy().astype(np.uint8), v.numpy()
@@ -606,7 +607,7 @@ def test_ranvier_train_forward_equals_slayer_blocks_and_its_own_export(tmp_path,
     with torch.no_grad():
         _, hidden, _ = net(torch.tensor(x))
     path = tmp_path / "ranvier.net"
-    write_spec(net.to_spec(), path)
+    write_netx(net.to_network(), path)
     sim = simulate(read_netx(path), x)
     for i, (s, h) in enumerate(zip(theirs, hidden, strict=True)):
         assert s.sum() > 0

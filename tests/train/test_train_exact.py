@@ -14,7 +14,7 @@
     linear mix of the two neighbouring integer delays, and its delay (and weight) gradient is
     the hand-computed finite difference; ``dcls`` with a narrow Gaussian is the integer delay.
 (c) Whole model: random ``SpikingNet`` (CUBA / ALIF / ADLIF, without and with delays) ->
-    ``start_qat`` -> ``to_spec`` -> netx file -> ``read_netx`` -> ``simulate``: zero
+    ``start_qat`` -> ``to_network`` -> netx file -> ``read_netx`` -> ``simulate``: zero
     mismatching spike bins on every hidden layer, identical read-out membranes, identical
     predictions.
 """
@@ -26,7 +26,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ranvier.convert.netx_hdf5 import read_netx, write_spec
+from ranvier.convert.netx_hdf5 import read_netx, write_netx
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models.network import DenseSynapse
 from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons
@@ -79,36 +79,15 @@ def _kernel(group, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cuba_group(neuron: CubaNeuron, vth_mant: int) -> CubaNeurons:
-    f = neuron.export(vth_mant)
-    return CubaNeurons.create(
-        neuron.n, vth_mant=f["vth_mant"], i_decay=f["i_decay"], v_decay=f["v_decay"]
-    )
+    return neuron.to_ir(vth_mant)
 
 
 def _alif_group(neuron: AlifNeuron, vth_mant: int) -> AlifNeurons:
-    f = neuron.export(vth_mant)
-    nf = f["neuron_fields"]
-    return AlifNeurons.create(
-        neuron.n,
-        vth_mant=f["vth_mant"],
-        vth_step=nf["vThStep"],
-        i_decay=f["i_decay"],
-        v_decay=f["v_decay"],
-        theta_decay=nf["thDecay"],
-        ref_decay=nf["refDecay"],
-    )
+    return neuron.to_ir(vth_mant)
 
 
 def _adlif_group(neuron: AdlifNeuron, vth_mant: int) -> AdlifNeurons:
-    nf = neuron.export(vth_mant)["neuron_fields"]
-    return AdlifNeurons.create(
-        neuron.n,
-        vth_mant=vth_mant,
-        u_decay=nf["uDecay"],
-        w_decay=nf["wDecay"],
-        a_mant=nf["aMant"],
-        b_mant=nf["bMant"],
-    )
+    return neuron.to_ir(vth_mant)
 
 
 def _assert_same(ours, theirs, label: str) -> None:
@@ -479,8 +458,9 @@ def test_exported_model_runs_spike_for_spike_on_the_simulator(
         with torch.no_grad():
             logits, hidden, membrane = net(torch.tensor(x))
         path = tmp_path / f"{neuron}_{delays}_{seed}.net"
-        write_spec(net.to_spec(), path)
+        write_netx(net.to_network(), path)
         network = read_netx(path)
+        assert network.same_as(net.to_network())
         result = simulate(network, x, record=[-1])
         assert len(result.layers) == len(hidden) + 1
         for i, h in enumerate(hidden):
