@@ -38,8 +38,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 from ranvier.hw_models.fixed_point import (
+    DECAY_UNITY,
+    INT32_LIMIT,
     MAX_DELAY,
     NETX_BIAS_EXP,
+    NETX_WEIGHT_MIN,
     NON_SPIKING_VTH_MANT,
     netx_optimize_weight_bits,
 )
@@ -90,7 +93,7 @@ def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndar
     arr = _read_array(group, key, path, where)
     if arr.size == 0:
         raise _fail(path, f"{where}/{key}", "empty")
-    if np.abs(arr).max() >= 2**31:
+    if np.abs(arr).max() >= INT32_LIMIT:
         raise _fail(path, f"{where}/{key}", f"value {np.abs(arr).max():.3g} is beyond 32 bits")
     if arr.dtype.kind == "f" and np.any(arr != np.round(arr)):
         raise _fail(path, f"{where}/{key}", f"must be an integer, found {arr.reshape(-1)[0]}")
@@ -101,7 +104,7 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
     """The layer's neuron group, read through its unit's field schema."""
     if "neuron" not in layer:
         # netx's default neuron when a dense layer has none (hdf5.py create_dense).
-        return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=4096)
+        return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=DECAY_UNITY)
     ng = layer["neuron"]
     wn = f"{where}/neuron"
     if "type" not in ng:
@@ -166,7 +169,7 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
     if isinstance(layer["weight"], h5py.Group):  # netx's weight/real + weight/imag
         raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
     raw = _read_array(layer, "weight", path, where)
-    if raw.size and np.abs(raw).max() >= 2**31:
+    if raw.size and np.abs(raw).max() >= INT32_LIMIT:
         raise _fail(path, f"{where}/weight", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
     # netx's NetDict casts weights with astype(int): truncation toward zero.
     weight = raw.astype(np.int64)
@@ -363,7 +366,7 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
         raise ValueError(f"{label}fractional synapse values cannot be written as netx weights")
     for k in range(9):
         candidate = np.ldexp(values, k)
-        if np.abs(candidate).max() > 256:
+        if np.abs(candidate).max() > -NETX_WEIGHT_MIN:
             break
         cand = candidate.astype(np.int64)
         try:
@@ -387,8 +390,8 @@ class LayerSpec:
     """
 
     weight: np.ndarray
-    i_decay: int | np.ndarray = 4096
-    v_decay: int | np.ndarray = 4096
+    i_decay: int | np.ndarray = DECAY_UNITY
+    v_decay: int | np.ndarray = DECAY_UNITY
     vth_mant: int | np.ndarray = NON_SPIKING_VTH_MANT
     delay: np.ndarray | int | None = None
     bias: np.ndarray | None = None

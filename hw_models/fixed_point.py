@@ -28,8 +28,13 @@ ACT_SHIFT = 6
 NETX_BIAS_EXP = 6
 #: Loihi 2 synaptic delays are 6-bit; netx clamps to 62, DelayDense refuses > 63.
 MAX_DELAY = 62
+#: 2**31: the first value beyond lava's int32 registers and ports.
+INT32_LIMIT = 1 << 31
 #: Synaptic weights are at most 8 bits (plus sign in MIXED mode).
 MAX_WEIGHT_BITS = 8
+#: netx's file-weight range for mixed-sign layers: an 8-bit signed mantissa times 2 (SLAYER's
+#: ``quantize_8bit`` exports even integers in it; netx clips mixed weights into it).
+NETX_WEIGHT_MIN, NETX_WEIGHT_MAX = -256, 254
 
 # --- hardware register ranges, for validation and `ranvier inspect` --------------------------
 #: vth mantissa: unsigned 17 bits (PyLifModelBitAcc docstring).
@@ -240,11 +245,11 @@ def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]
     """
     w = np.asarray(weight).astype(np.int64)
     max_w, min_w = int(np.max(w)), int(np.min(w))
-    if (max_w > 254 and min_w < 0) or (min_w < -256 and max_w > 0):
-        w = np.clip(w, -256, 254)
+    if (max_w > NETX_WEIGHT_MAX and min_w < 0) or (min_w < NETX_WEIGHT_MIN and max_w > 0):
+        w = np.clip(w, NETX_WEIGHT_MIN, NETX_WEIGHT_MAX)
         max_w, min_w = int(np.max(w)), int(np.min(w))
     if max_w < 0:
-        is_signed, scale = 0, -256 / min_w
+        is_signed, scale = 0, NETX_WEIGHT_MIN / min_w
     elif min_w >= 0:
         if max_w == 0:
             raise WeightFormatError("all weights are zero: netx cannot scale this matrix")

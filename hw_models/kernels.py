@@ -19,8 +19,9 @@ from .fixed_point import (
     wrap_current,
     wrap_int32,
 )
+from .fixed_point import INT32_LIMIT as _INT32_LIMIT
 
-INT32_LIMIT = float(1 << 31)
+INT32_LIMIT = float(_INT32_LIMIT)
 
 
 def scaled_activation(a_in: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ import torch
 from ranvier.hw_models.fixed_point import (
     ACT_SHIFT,
     DECAY_UNITY,
+    NETX_WEIGHT_MAX,
+    NETX_WEIGHT_MIN,
     STATE_HALF_RANGE,
     VTH_SHIFT,
     decay_constant,
@@ -26,7 +28,7 @@ VTH_SCALE = float(1 << VTH_SHIFT)
 #: Trained weights are what SLAYER's ``quantize_8bit`` exports: even integers in
 #: [-256, 254] (an 8-bit signed mantissa times 2), the values netx maps onto a MIXED
 #: 8-bit synapse without loss (fixed_point.netx_optimize_weight_bits).
-WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = -256, 254, 2
+WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = NETX_WEIGHT_MIN, NETX_WEIGHT_MAX, 2
 
 __all__ = [
     "ACT_SCALE",

@@ -4,9 +4,11 @@ This module is the independent reference that ranvier's own AdLIF+ kernel is che
 (``tests/equivalence/test_adaptive_equivalence.py``). It is written from the specification in
 docs/neurons.md ("The Loihi 2 fixed-point form"), in the style of lava-nc 0.10.0's bit-accurate
 LIF (``lava/proc/lif/models.py``, ``AbstractPyLifModelFixed`` / ``PyLifModelBitAcc``), and
-deliberately imports nothing from ``ranvier.hw_models``: a rule shared by both sides would
-check nothing. It imports lava at module level, so only ``deploy/lava_backend.py`` (lazily,
-under its lock) and the lava equivalence tests import it.
+deliberately takes no arithmetic from ``ranvier.hw_models``: a rule shared by both sides would
+check nothing. The one thing it shares is the parameter ranges the constructor validates
+(``AdlifNeurons.FIELDS``), which take no part in a step. It imports lava at module level, so
+only ``runtime.import_lava`` (lazily, under the package's lock) and the lava equivalence tests
+import it.
 
 One step of ``PyAdLIFPlusModelFixed.run_spk`` (states u, w signed 24-bit saturating, s one
 bit; ``u``, ``w``, ``s`` on the right are the previous step's values)::
@@ -54,17 +56,14 @@ from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from ranvier.hw_models.neurons import AdlifNeurons
 
 __all__ = ["AdLIFPlus", "PyAdLIFPlusModelFixed"]
 
-# Parameter ranges of docs/neurons.md ("The Loihi 2 fixed-point form"), inclusive.
-_RANGES = {
-    "u_decay": (0, 4096),
-    "w_decay": (0, 4096),
-    "a_mant": (0, 4096),
-    "b_mant": (0, (1 << 17) - 1),
-    "vth_mant": (0, 1 << 17),
-}
+# Parameter ranges of docs/neurons.md ("The Loihi 2 fixed-point form"), inclusive, by the
+# process's argument names: u_decay, w_decay, a_mant 0..4096, b_mant 0..2**17 - 1,
+# vth_mant 0..2**17.
+_RANGES = {f.lava: (f.lo, f.hi) for f in AdlifNeurons.FIELDS}
 
 
 def _per_neuron(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -126,8 +125,8 @@ class AdLIFPlus(AbstractProcess):
             "b_mant": _per_neuron("b_mant", b_mant, shape),
             "vth_mant": _per_neuron("vth_mant", vth_mant, shape),
         }
-        for key, (lo, hi) in _RANGES.items():
-            arr = params[key]
+        for key, arr in params.items():
+            lo, hi = _RANGES[key]
             if arr.size and (arr.min() < lo or arr.max() > hi):
                 bad = arr.min() if arr.min() < lo else arr.max()
                 raise ValueError(f"AdLIFPlus: {key} = {bad} is outside {lo}..{hi}")

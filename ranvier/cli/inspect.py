@@ -1,0 +1,86 @@
+"""``ranvier inspect``: a netx file's layers, parameter ranges, resources and Loihi 2 limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .common import DebugOpt, JsonOpt, err, guard, out, print_line
+
+
+def inspect(
+    net: Annotated[Path, typer.Argument(help="netx HDF5 network file.")],
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a netx file's layers, parameter ranges and the Loihi 2 limits it violates.
+
+    Exits 1 when the file violates a Loihi 2 limit (it still runs on the simulator, as in lava).
+
+    Example: ranvier inspect examples/shd_like.net
+    """
+    from ranvier.api import inspect as inspect_network
+    from ranvier.convert import read_netx
+
+    network = guard(debug, read_netx, net)
+    doc = inspect_network(network)
+    doc["network"] = str(net)
+    violations = doc["violations"]
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print_inspect_table(net, network, doc)
+    if violations:
+        raise typer.Exit(1)
+
+
+def _range(pair: list[int] | None) -> str:
+    if pair is None:
+        return "-"
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}..{pair[1]}"
+
+
+def print_inspect_table(net: Path, network, doc: dict) -> None:
+    """The table, the resource estimate, the notes and the violations (on stderr)."""
+    table = Table(title=escape(f"{net} · {network.n_in} inputs"), title_justify="left")
+    cols = ("layer", "type", "neurons", "synapses", "weight", "exp", "bits", "delay")
+    for col in (*cols, "vThMant", "bias", "neuron parameters"):
+        table.add_column(col, justify="left" if col in ("layer", "type") else "right")
+    for block, r in zip(network.blocks, doc["layers"], strict=True):
+        shown = block.neurons.shown_parameters()
+        params = " ".join(f"{k}={_range(r[k])}" for k in shown)
+        table.add_row(
+            r["name"],
+            r["neuron"] + ("" if r["spiking"] else " (read-out)"),
+            str(r["neurons"]),
+            f"{r['synapses']:,}",
+            _range(r["weight"]),
+            str(r["weight_exp"]),
+            str(r["num_weight_bits"]),
+            _range(r["delay"]),
+            _range(r["vth_mant"]),
+            _range(r["bias_mant"]),
+            params,
+        )
+    out.print(table)
+    resources = doc["resources"]
+    per_layer = ", ".join(
+        f"{r['name']} {r['cores']} ({r['limited_by']})" for r in resources["layers"]
+    )
+    print_line(
+        f"Loihi 2 estimate: {resources['cores']} cores on {resources['chips']} chip(s); "
+        f"cores per layer: {per_layer} (assumptions: docs/energy.md)"
+    )
+    for line in doc["notes"]:
+        print_line(f"note: {line}")
+    if doc["violations"]:
+        err.print("[bold yellow]Loihi 2 limits violated:[/]")
+        for line in doc["violations"]:
+            err.print(f"  - {line}", highlight=False, markup=False)
+    else:
+        out.print("fits Loihi 2's register widths and delay range")
