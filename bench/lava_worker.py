@@ -16,9 +16,9 @@ import numpy as np
 def main() -> None:
     net, inp, out = sys.argv[1:4]
     t0 = time.perf_counter()
-    from ranvier.deploy import lava_backend
+    from ranvier.deploy import lava as lava_backend
 
-    lava_backend._import_lava()
+    lava_backend.import_lava()
     t_import = time.perf_counter() - t0
     x = np.load(inp)
     t1 = time.perf_counter()

@@ -44,7 +44,7 @@ def run_network(
         return simulate(network, spikes, on_layer=on_layer, record=record)
     if backend != "lava":
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    from . import lava_backend
+    from . import lava as lava_backend
 
     if not lava_backend.lava_available():
         raise BackendUnavailableError(

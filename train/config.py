@@ -18,7 +18,6 @@ else:  # pragma: no cover - Python 3.10 (the lava reference environment)
 
 from ranvier.hw_models.fixed_point import MAX_DELAY
 
-NEURONS = ("CUBA", "ALIF", "ADLIF")
 DELAY_MODES = ("none", "interp", "dcls")
 
 
@@ -46,8 +45,11 @@ class ModelConfig:
     init_rate: float = 0.05
 
     def check(self) -> None:
-        if self.neuron not in NEURONS:
-            raise ConfigError(f"model.neuron: {self.neuron!r} is not one of {', '.join(NEURONS)}")
+        from .neurons import NEURON_TYPES  # the trainable types: one registry, in neurons.py
+
+        if self.neuron not in NEURON_TYPES:
+            known = ", ".join(NEURON_TYPES)
+            raise ConfigError(f"model.neuron: {self.neuron!r} is not one of {known}")
         if self.delays not in DELAY_MODES:
             raise ConfigError(f"model.delays: {self.delays!r} is not one of {DELAY_MODES}")
         if self.delay_init not in ("zero", "uniform"):

@@ -112,7 +112,7 @@ def test_console_script_debug_shows_traceback(tmp_path, small_input):
 
 
 def test_console_script_lava_backend_without_lava(tmp_path, small_net, small_input):
-    from ranvier.deploy.lava_backend import lava_available
+    from ranvier.deploy.lava import lava_available
 
     if lava_available():
         pytest.skip("lava is installed here")

@@ -138,7 +138,7 @@ def test_unknown_backend_exits_2(tmp_path, example_net, example_input):
 
 
 def test_lava_backend_without_lava_exits_1(tmp_path, example_net, example_input, monkeypatch):
-    from ranvier.deploy import lava_backend
+    from ranvier.deploy import lava as lava_backend
 
     monkeypatch.setattr(lava_backend, "lava_available", lambda: False)
     out = tmp_path / "spikes.npz"

@@ -40,7 +40,7 @@ def test_run_network_unknown_backend(net, batch):
 
 
 def test_run_network_lava_unavailable(net, batch, small_net, monkeypatch):
-    from ranvier.deploy import lava_backend
+    from ranvier.deploy import lava as lava_backend
 
     monkeypatch.setattr(lava_backend, "lava_available", lambda: False)
     with pytest.raises(BackendUnavailableError):

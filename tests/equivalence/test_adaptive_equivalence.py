@@ -2,10 +2,10 @@
 
 Runs only in the lava reference environment (.venv-lava). Each case is a netx file that goes
 through ``ranvier`` (read_netx + simulate) and through lava-dl netx + lava-nc
-``Loihi2SimCfg(select_tag='fixed_pt')`` with RingBuffer source and sinks
-(deploy/lava_backend.py): netx builds the synapses as for CUBA, ALIF layers run on lava-nc's
-own ``ATRLIF`` (``PyATRLIFModelFixed``), ADLIF layers on ``AdLIFPlus``
-(deploy/lava_adlif.py, written from docs/neurons.md independently of hw_models). Zero
+``Loihi2SimCfg(select_tag='fixed_pt')`` with RingBuffer source and sinks (deploy/lava/,
+docs/lava_backend.md): netx builds the synapses as for CUBA, ALIF layers run on lava-nc's own
+``ATRLIF`` (``PyATRLIFModelFixed``), ADLIF layers on ``AdLIFPlus``
+(deploy/lava/adlif_process.py, written from docs/neurons.md independently of hw_models). Zero
 mismatching spike bins on every layer is the only pass; membrane traces (v for CUBA and ALIF,
 u for ADLIF, at the end of each step) must agree entry for entry where they are compared.
 
@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from ranvier.convert import read_netx
 from ranvier.convert.netx_hdf5 import LayerSpec, NetSpec, write_spec
-from ranvier.deploy import lava_backend
+from ranvier.deploy import lava as lava_backend
+from ranvier.deploy.lava import samples as lava_samples
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models import simulate
 from ranvier.hw_models.synapses import synaptic_input
@@ -317,7 +318,7 @@ def test_membrane_columns_line_up_with_spike_columns(tmp_path):
 
 def _spec_adlif_trace(a_in: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
     """docs/neurons.md "The Loihi 2 fixed-point form", transcribed with Python ints, one neuron
-    at a time (a third reading of the text, independent of hw_models and of lava_adlif)."""
+    at a time (a third reading of the text, independent of hw_models and of adlif_process)."""
 
     def frac(m: int, x: int) -> int:
         mag = (abs(x) * m) >> 12
@@ -352,7 +353,7 @@ def test_adlif_process_follows_the_spec_text(seed):
     """RingBuffer -> AdLIFPlus.a_in directly (no synapse: column t acts on step t) with random
     int32 activations, large ones included (a_in << 6 wraps int32, u and w saturate), and an
     int16-wrapping bias; spikes and u against the spec transcribed in _spec_adlif_trace."""
-    lava = lava_backend._import_lava()
+    lava = lava_backend.import_lava()
     rng = np.random.default_rng(70_000 + seed)
     c, t_steps = 6, 40
     amp = [1 << 10, 1 << 16, 1 << 26, 1 << 31][seed]
@@ -385,11 +386,11 @@ def test_adlif_process_follows_the_spec_text(seed):
     try:
         neuron.create_runtime(run_cfg=lava_backend.fixed_pt_run_cfg([neuron]))
         neuron.runtime.start(lava.RunSteps(num_steps=t_steps, blocking=False))
-        lava_backend._wait_for_run(neuron.runtime, timeout=120)
+        lava_backend.wait_for_run(neuron.runtime, timeout=120)
         spikes = np.asarray(sink.data.get()).reshape(c, t_steps)
         u = np.asarray(probe.data.get()).reshape(c, t_steps)
     finally:
-        lava_backend._shutdown(neuron)
+        lava_backend.shutdown(neuron)
     want_spikes, want_u = _spec_adlif_trace(a_in, p)
     assert np.array_equal(spikes, want_spikes), np.argwhere(spikes != want_spikes)[:5]
     assert np.array_equal(u.astype(np.int64), want_u), np.argwhere(u != want_u)[:5]
@@ -458,13 +459,13 @@ def test_adlif_runtime_reuse_equals_fresh_networks(tmp_path, monkeypatch):
     write_spec(spec, path)
     layers = list(range(len(spec.layers)))
     builds = []
-    original = lava_backend._Built.__init__
+    original = lava_samples.Built.__init__
 
     def counting_init(self, *args, **kwargs):
         builds.append(1)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(lava_backend._Built, "__init__", counting_init)
+    monkeypatch.setattr(lava_samples.Built, "__init__", counting_init)
     shared, shared_mem = lava_backend.run_lava(path, x, reuse=True, membrane_layers=layers)
     assert len(builds) == 1
     fresh, fresh_mem = lava_backend.run_lava(path, x, reuse=False, membrane_layers=layers)

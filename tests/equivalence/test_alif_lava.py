@@ -1,7 +1,7 @@
 """ranvier's ALIF kernel against lava-nc 0.10.0's ATRLIF (PyATRLIFModelFixed), spike for spike.
 
 Runs only in the lava reference environment (.venv-lava). Each case is one ATRLIF process of C
-neurons built from ``AlifNeurons.atrlif_kwargs()`` and run under
+neurons built from the lava mapping (``ranvier.deploy.lava.lava_kwargs``) and run under
 ``Loihi2SimCfg(select_tag='fixed_pt')``:
 
 - direct cases: a fixed-point ``io.source.RingBuffer`` (int32 ``s_out``) writes random integer
@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 import pytest
-from ranvier.deploy import lava_backend
+from ranvier.deploy import lava as lava_backend
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models.network import DenseSynapse
 from ranvier.hw_models.neurons.alif import AlifNeurons, alif_init, alif_step, run_alif
@@ -51,7 +51,7 @@ SUMMARY = {
 
 
 def _lava():
-    lava = lava_backend._import_lava()  # lava's fork start-method handling
+    lava = lava_backend.import_lava()  # lava's fork start-method handling
     from lava.proc.atrlif.process import ATRLIF
 
     return lava, ATRLIF
@@ -100,7 +100,7 @@ def _run_lava(neurons: AlifNeurons, data: np.ndarray, weights: np.ndarray | None
     lava, atrlif_cls = _lava()
     t_steps = data.shape[1]
     source = lava.Source(data=data.astype(np.int32))
-    neuron = atrlif_cls(shape=(neurons.n,), **neurons.atrlif_kwargs())
+    neuron = atrlif_cls(shape=(neurons.n,), **lava_backend.lava_kwargs(neurons))
     if weights is None:
         source.s_out.connect(neuron.a_in)
     else:
@@ -112,10 +112,10 @@ def _run_lava(neurons: AlifNeurons, data: np.ndarray, weights: np.ndarray | None
     try:
         neuron.create_runtime(run_cfg=lava.Loihi2SimCfg(select_tag="fixed_pt"))
         neuron.runtime.start(lava.RunSteps(num_steps=t_steps, blocking=False))
-        lava_backend._wait_for_run(neuron.runtime, timeout=120)
+        lava_backend.wait_for_run(neuron.runtime, timeout=120)
         out = np.asarray(sink.data.get()).reshape(neurons.n, t_steps)
     finally:
-        lava_backend._shutdown(neuron)
+        lava_backend.shutdown(neuron)
     assert set(np.unique(out).tolist()) <= {0, 1}
     return out.astype(np.uint8)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from ranvier.deploy import lava_backend
+from ranvier.deploy import lava as lava_backend
 
 pytestmark = pytest.mark.equivalence
 

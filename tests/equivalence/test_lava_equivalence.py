@@ -3,7 +3,7 @@
 Runs only in the lava reference environment (``make equivalence``; ``make test`` calls it when
 .venv-lava exists). Each case is a netx file: the same file goes through ``ranvier`` (read_netx
 + simulate) and through lava-dl netx + lava-nc ``Loihi2SimCfg(select_tag='fixed_pt')`` with
-RingBuffer source and sinks (deploy/lava_backend.py). Zero mismatching spike bins is the only
+RingBuffer source and sinks (deploy/lava/, docs/lava_backend.md). Zero mismatching spike bins is the only
 pass. The sweep size is ``RANVIER_EQ_CASES`` (default 300); a summary line with the case, layer
 and spike counts is printed and written to ``tests/equivalence/last_run.json``.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ranvier.convert import read_netx
-from ranvier.deploy import lava_backend
+from ranvier.deploy import lava as lava_backend
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models import simulate
 from ranvier.hw_models.neurons.cuba import cuba_step

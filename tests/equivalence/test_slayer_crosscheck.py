@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 import torch
 from ranvier.convert.netx_hdf5 import read_netx, write_netx
-from ranvier.deploy import lava_backend
+from ranvier.deploy import lava as lava_backend
 from ranvier.hw_models import fixed_point as fp
 from ranvier.hw_models.neurons import AlifNeurons
 from ranvier.hw_models.neurons.alif import alif_init, alif_step
@@ -243,7 +243,7 @@ def _lava_direct(make_neuron, a_in: np.ndarray) -> np.ndarray:
     """``a_in`` ``(C, T)`` int32 from a fixed-point RingBuffer straight into the neuron's
     ``a_in`` port (the neuron sees column t on step t), run under
     ``Loihi2SimCfg(select_tag='fixed_pt')``; spikes ``(C, T)``."""
-    lava = lava_backend._import_lava()
+    lava = lava_backend.import_lava()
     c, t_steps = a_in.shape
     source = lava.Source(data=a_in.astype(np.int32))
     neuron = make_neuron(lava, c)
@@ -253,10 +253,10 @@ def _lava_direct(make_neuron, a_in: np.ndarray) -> np.ndarray:
     try:
         neuron.create_runtime(run_cfg=lava.Loihi2SimCfg(select_tag="fixed_pt"))
         neuron.runtime.start(lava.RunSteps(num_steps=t_steps, blocking=False))
-        lava_backend._wait_for_run(neuron.runtime, timeout=120)
+        lava_backend.wait_for_run(neuron.runtime, timeout=120)
         out = np.asarray(sink.data.get()).reshape(c, t_steps)
     finally:
-        lava_backend._shutdown(neuron)
+        lava_backend.shutdown(neuron)
     return out.astype(np.uint8)
 
 
@@ -271,7 +271,7 @@ def _lava_lif(a_in: np.ndarray, i_decay: int, v_decay: int, vth: int) -> np.ndar
 
 
 def _lava_atrlif(a_in: np.ndarray, p: dict) -> np.ndarray:
-    kwargs = _alif_group(p, a_in.shape[0]).atrlif_kwargs()
+    kwargs = lava_backend.lava_kwargs(_alif_group(p, a_in.shape[0]))
     return _lava_direct(lambda lava, c: lava.ATRLIF(shape=(c,), **kwargs), a_in)
 
 

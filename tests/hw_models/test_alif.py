@@ -10,7 +10,6 @@ exceeds 1 in magnitude.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ranvier.hw_models.neurons.alif import AlifNeurons, alif_init, alif_step, run_alif
@@ -113,27 +112,3 @@ def test_threshold_adapts_and_refractory_decays():
     assert bool(s[0]) and int(state.theta[0]) == 6400 + 3200 and int(state.r[0]) == 2 * 6400
     state, s = alif_step(state, np.array([0]), neurons)  # r decays to 0 at once (4096)
     assert int(state.r[0]) == 0 and int(state.v[0]) == 6464 and not bool(s[0])
-
-
-def test_atrlif_kwargs_mapping():
-    neurons = AlifNeurons.create(
-        3,
-        vth_mant=80,
-        vth_step=20,
-        i_decay=1024,
-        v_decay=128,
-        theta_decay=8,
-        ref_decay=512,
-        bias_mant=[1, 2, 3],
-        bias_exp=6,
-    )
-    kw = neurons.atrlif_kwargs()
-    assert kw["delta_i"] == 1023 / 4096 and kw["delta_v"] == 128 / 4096
-    assert kw["delta_theta"] == 8 / 4096 and kw["delta_r"] == 512 / 4096
-    assert kw["theta_0"] == 80 and kw["theta_step"] == 20
-    assert kw["bias_mant"].tolist() == [1, 2, 3]
-    mixed = AlifNeurons.create(
-        2, vth_mant=[1, 2], vth_step=0, i_decay=0, v_decay=0, theta_decay=0, ref_decay=0
-    )
-    with pytest.raises(ValueError, match="vth_mant"):
-        mixed.atrlif_kwargs()

@@ -1,12 +1,13 @@
 """``ranvier train``, ``ranvier export`` and ``ranvier verify`` (the commands that need torch).
 
-Registered on the main app by ``ranvier.cli``; torch is imported inside the commands only,
-so ``ranvier run`` and ``ranvier --help`` work without it.
+torch is imported inside the commands only, so ``ranvier run`` and ``ranvier --help`` work
+without it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,21 +16,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli import DebugOpt, JsonOpt, _die, _guard, app, err, out
+from .common import DebugOpt, JsonOpt, die, err, guard, out, print_line
 
 
-def _train_errors() -> tuple[type[Exception], ...]:
+def train_errors() -> tuple[type[Exception], ...]:
     """Bad-input errors of the training commands (exit 2); imports torch."""
     try:
         from ranvier.train.checkpoint import CheckpointError
         from ranvier.train.config import ConfigError
         from ranvier.train.data import DatasetFormatError, DatasetMissingError
     except ImportError as exc:  # no torch in this environment
-        _die(f"training needs torch ({exc}); run 'make install'", 1)
+        die(f"training needs torch ({exc}); run 'make install'", 1)
     return (CheckpointError, ConfigError, DatasetMissingError, DatasetFormatError)
 
 
-def _verify_table(info: dict) -> None:
+def print_verify_table(info: dict) -> None:
+    """Per-layer spikes, events and mismatching bins, the accuracies and ``mismatches=<n>``."""
     table = Table(
         title=f"verify: quantized torch forward vs simulator on the exported file · "
         f"{info['samples']} samples × {info['timesteps']} steps",
@@ -46,17 +48,15 @@ def _verify_table(info: dict) -> None:
         )
     out.print(table)
     if info.get("accuracy") is not None:
-        out.print(
+        print_line(
             f"accuracy on the simulator {info['accuracy']:.2%} (torch {info['torch_accuracy']:.2%}"
-            f"), predictions {'identical' if info['predictions_equal'] else 'DIFFER'}",
-            markup=False,
-            highlight=False,
+            f"), predictions {'identical' if info['predictions_equal'] else 'DIFFER'}"
         )
-    out.print(f"mismatches={info['mismatches']}", markup=False, highlight=False)
+    print_line(f"mismatches={info['mismatches']}")
 
 
 @contextmanager
-def _epoch_progress(enabled: bool):
+def epoch_progress(enabled: bool) -> Iterator[Callable[[str, dict], None]]:
     """Rich progress over epochs and batches on an interactive stderr; one line per epoch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -103,7 +103,6 @@ def _epoch_progress(enabled: bool):
         yield on_event
 
 
-@app.command()
 def train(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     preset: Annotated[
@@ -136,37 +135,23 @@ def train(
 
     Example: ranvier train --preset demo --out runs/demo
     """
-    bad = _train_errors()
-    from dataclasses import replace
-
-    from ranvier.train.config import Config, load_config
+    bad = train_errors()
+    from ranvier.api import override_training
+    from ranvier.train.config import load_config
     from ranvier.train.config import preset as get_preset
     from ranvier.train.loop import train as run_training
 
     if preset is not None and config is not None:
-        _die("give --preset or --config, not both", 2)
+        die("give --preset or --config, not both", 2)
     if config is not None:
-        cfg = _guard(debug, load_config, config, bad_input=bad)
+        cfg = guard(debug, load_config, config, bad_input=bad)
     else:
-        cfg = _guard(debug, get_preset, preset or "demo", bad_input=bad)
-    if seed is not None or epochs is not None:
-        t = cfg.train
-        new_epochs = epochs if epochs is not None else t.epochs
-        cfg = Config(
-            model=cfg.model,
-            train=replace(
-                t,
-                seed=t.seed if seed is None else seed,
-                epochs=new_epochs,
-                qat_epochs=min(t.qat_epochs, new_epochs),
-            ),
-            data=cfg.data,
-            preset=cfg.preset,
-        )
+        cfg = guard(debug, get_preset, preset or "demo", bad_input=bad)
+    cfg = override_training(cfg, seed=seed, epochs=epochs)
     if (out_dir / "checkpoint.pt").exists() and not resume:
-        _die(f"{out_dir}: already holds a run (checkpoint.pt); pass --resume or a new --out", 2)
-    with _epoch_progress(enabled=not as_json) as on_event:
-        summary = _guard(
+        die(f"{out_dir}: already holds a run (checkpoint.pt); pass --resume or a new --out", 2)
+    with epoch_progress(enabled=not as_json) as on_event:
+        summary = guard(
             debug,
             run_training,
             cfg,
@@ -180,19 +165,16 @@ def train(
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        out.print(
+        print_line(
             f"best validation accuracy {summary['best_valid_accuracy']:.2%}, test accuracy "
             f"(quantized) {summary['test_accuracy']:.2%}; network written to "
-            f"{summary['network']}",
-            markup=False,
-            highlight=False,
+            f"{summary['network']}"
         )
-        _verify_table(summary["verify"])
+        print_verify_table(summary["verify"])
     if summary["verify"]["mismatches"]:
         raise typer.Exit(1)
 
 
-@app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="netx HDF5 file to write.")],
@@ -203,13 +185,14 @@ def export(
 
     Example: ranvier export runs/demo/best.pt -o model.net
     """
-    bad = _train_errors()
+    bad = train_errors()
+    from ranvier.api import NOT_QAT_WARNING
     from ranvier.train.checkpoint import load_checkpoint
     from ranvier.train.export import export_model
 
-    loaded = _guard(debug, load_checkpoint, checkpoint, bad_input=bad)
+    loaded = guard(debug, load_checkpoint, checkpoint, bad_input=bad)
     was_quantized = loaded.model.quantized
-    network = _guard(debug, export_model, loaded.model, output, bad_input=bad)
+    network = guard(debug, export_model, loaded.model, output, bad_input=bad)
     info = {
         "checkpoint": str(checkpoint),
         "network": str(output),
@@ -232,15 +215,9 @@ def export(
     )
     out.print(f"wrote {escape(str(output))}: {shape}", highlight=False)
     if not was_quantized:
-        err.print(
-            "warning: this checkpoint never trained quantization-aware; its scales were "
-            "fixed now, so the file may behave differently from the float model",
-            highlight=False,
-            markup=False,
-        )
+        err.print(f"warning: {NOT_QAT_WARNING}", highlight=False, markup=False)
 
 
-@app.command()
 def verify(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
     samples: Annotated[
@@ -261,26 +238,27 @@ def verify(
 
     Example: ranvier verify runs/demo/best.pt --samples 200
     """
-    bad = _train_errors()
+    bad = train_errors()
+    from ranvier.api import checkpoint_layer_sizes
     from ranvier.convert import NetFileError, read_netx
     from ranvier.train.checkpoint import load_checkpoint
     from ranvier.train.export import verify as run_verify
     from ranvier.train.loop import load_splits
 
-    loaded = _guard(debug, load_checkpoint, checkpoint, bad_input=bad)
-    network = _guard(debug, read_netx, net) if net is not None else None
-    if network is not None and network.layer_sizes != [b.neuron.n for b in loaded.model.blocks]:
-        _die(f"{net}: layer sizes {network.layer_sizes} do not match the checkpoint's", 2)
-    splits = _guard(debug, load_splits, loaded.config, data, bad_input=(*bad, NetFileError))
+    loaded = guard(debug, load_checkpoint, checkpoint, bad_input=bad)
+    network = guard(debug, read_netx, net) if net is not None else None
+    if network is not None and network.layer_sizes != checkpoint_layer_sizes(loaded.model):
+        die(f"{net}: layer sizes {network.layer_sizes} do not match the checkpoint's", 2)
+    splits = guard(debug, load_splits, loaded.config, data, bad_input=(*bad, NetFileError))
     test = splits.test
     n = len(test.y) if samples is None else min(samples, len(test.y))
-    result = _guard(
+    result = guard(
         debug, run_verify, loaded.model, test.x[:n], test.y[:n], network=network, bad_input=bad
     )
     info = {"checkpoint": str(checkpoint), **result.as_dict()}
     if as_json:
         print(json.dumps(info, indent=2))
     else:
-        _verify_table(info)
+        print_verify_table(info)
     if result.mismatches:
         raise typer.Exit(1)
