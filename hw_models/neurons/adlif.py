@@ -55,7 +55,8 @@ class AdlifNeurons(NeuronGroup):
     Parameters are per neuron, int64: ``u_decay`` (``uDecay``, alpha = 1 - u_decay/4096),
     ``w_decay`` (``wDecay``, beta), ``a_mant`` (``aMant``, a = a_mant/4096), ``b_mant``
     (``bMant``, the spike-triggered increment in threshold-mantissa units), ``vth_mant``,
-    ``bias_mant``/``bias_exp``. All five are range-checked (docs/neurons.md).
+    ``bias_mant``/``bias_exp``. All five are range-checked (docs/neurons.md):
+    ``create(n, vth_mant, u_decay, w_decay, a_mant, b_mant, bias_mant=0, bias_exp=6)``.
     """
 
     neuron_type: ClassVar[str] = "ADLIF"
@@ -125,16 +126,6 @@ class AdlifNeurons(NeuronGroup):
     a_mant: np.ndarray
     b_mant: np.ndarray
 
-    @classmethod
-    def create(cls, n: int, *args: Any, **kwargs: Any) -> AdlifNeurons:
-        """``create(n, vth_mant, u_decay, w_decay, a_mant, b_mant, bias_mant=0, bias_exp=6)``."""
-        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
-
-    @property
-    def spiking(self) -> bool:
-        """False when no neuron of the group can ever reach its threshold."""
-        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
-
     def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
         return run_adlif(self, a_in, membrane_out)
 
@@ -143,21 +134,16 @@ class AdlifNeurons(NeuronGroup):
         for f in self.FIELDS[1:3]:  # uDecay, wDecay: multiplier constants 0..4096 (13 bits)
             if outside(getattr(self, f.name), 0, DECAY_UNITY):
                 out.append(f"{name}: {f.netx} must be 0..{DECAY_UNITY}")
-        if outside(self.vth_mant[self.vth_mant < NON_SPIKING_VTH_MANT], 0, VTH_MANT_MAX):
-            out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
-        if outside(self.b_mant, 0, VTH_MANT_MAX):
-            out.append(f"{name}: bMant outside 0..{VTH_MANT_MAX} (17 bits)")
+        out += self.threshold_violations(name, (self.field("b_mant"),))
         return out + super().violations(name)
 
     def model_parameters(self) -> dict[str, np.ndarray]:
         """The AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md)."""
-        unity = float(DECAY_UNITY)
-        vth = np.maximum(self.vth_mant, 1).astype(np.float64)
         return {
-            "alpha": 1 - self.u_decay / unity,
-            "beta": 1 - self.w_decay / unity,
-            "a": self.a_mant / unity,
-            "b": self.b_mant / vth,
+            "alpha": 1 - self.per_step("u_decay"),
+            "beta": 1 - self.per_step("w_decay"),
+            "a": self.per_step("a_mant"),
+            "b": self.per_threshold("b_mant"),
         }
 
     @staticmethod

@@ -49,7 +49,7 @@ from ..fixed_point import (
     wrap_int32,
 )
 from ..kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
-from .base import Field, NeuronGroup, outside
+from .base import Field, NeuronGroup
 from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
 
 _VTH_BITS = int(VTH_MANT_MAX).bit_length()
@@ -232,8 +232,10 @@ class AlifNeurons(NeuronGroup):
     - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
     - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
 
-    The IR accepts any integers here (the kernel follows lava's int32 arithmetic wherever
-    they lead); the file reader and :meth:`violations` hold them to their ranges.
+    ``create(n, vth_mant, vth_step, i_decay, v_decay, theta_decay, ref_decay, ref_delay=1,
+    bias_mant=0, bias_exp=6)``. The IR accepts any integers here (the kernel follows lava's
+    int32 arithmetic wherever they lead); the file reader and :meth:`violations` hold them to
+    their ranges.
     """
 
     neuron_type: ClassVar[str] = "ALIF"
@@ -266,13 +268,6 @@ class AlifNeurons(NeuronGroup):
     ref_decay: np.ndarray
     ref_delay: int = 1
 
-    @classmethod
-    def create(cls, n: int, *args: Any, **kwargs: Any) -> AlifNeurons:
-        """``create(n, vth_mant, vth_step, i_decay, v_decay, theta_decay, ref_decay,
-        bias_mant=0, bias_exp=6, ref_delay=1)``."""
-        kwargs.setdefault("ref_delay", 1)
-        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
-
     def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
         return run_alif(self, a_in, membrane_out)
 
@@ -290,23 +285,19 @@ class AlifNeurons(NeuronGroup):
                 (REF_DECAY, self.ref_decay),
             ],
         )
-        if outside(self.vth_mant[self.vth_mant < NON_SPIKING_VTH_MANT], 0, VTH_MANT_MAX):
-            out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
-        if outside(self.vth_step, 0, VTH_MANT_MAX):
-            out.append(f"{name}: vThStep outside 0..{VTH_MANT_MAX} (17 bits)")
+        out += self.threshold_violations(name, (self.field("vth_step"),))
         return out + super().violations(name)
+
+    @property
+    def spiking(self) -> bool:
+        """ALIF has no voltage bound on its threshold test (int32 theta): always True."""
+        return True
 
     def model_parameters(self) -> dict[str, np.ndarray]:
         """The four decays as fractions per step and ``vth_step / vth_mant``."""
-        unity = float(DECAY_UNITY)
-        vth = np.maximum(self.vth_mant, 1).astype(np.float64)
-        return {
-            "current_decay": self.i_decay / unity,
-            "voltage_decay": self.v_decay / unity,
-            "threshold_decay": self.theta_decay / unity,
-            "refractory_decay": self.ref_decay / unity,
-            "threshold_step": self.vth_step / vth,
-        }
+        out = {f.model: self.per_step(f.name) for f in (I_DECAY, V_DECAY, TH_DECAY, REF_DECAY)}
+        out["threshold_step"] = self.per_threshold("vth_step")
+        return out
 
     @staticmethod
     def from_model(

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..fixed_point import BIAS_MANT_MAX, BIAS_MANT_MIN, NETX_BIAS_EXP
+from ..fixed_point import (
+    BIAS_MANT_MAX,
+    BIAS_MANT_MIN,
+    DECAY_UNITY,
+    NETX_BIAS_EXP,
+    NON_SPIKING_VTH_MANT,
+    VTH_MANT_MAX,
+)
 
 #: Bits of a bias as stored per neuron: the signed 13-bit mantissa and a 3-bit exponent (an
 #: assumption: netx fixes the exponent at 6).
@@ -48,6 +55,8 @@ class Field:
     model: str = ""
     checked: bool = False
     scalar: bool = False
+    #: the value ``create`` takes when the parameter is not given (None: required)
+    default: int | None = None
 
 
 class ParameterRangeError(ValueError):
@@ -121,9 +130,9 @@ class NeuronGroup:
         params.update(kwargs)
         values: dict[str, Any] = {}
         for f in cls.FIELDS:
-            if f.name not in params:
+            if f.name not in params and f.default is None:
                 raise TypeError(f"{cls.__name__}.create: missing parameter {f.name}")
-            raw = params.pop(f.name)
+            raw = params.pop(f.name, f.default)
             if f.checked:
                 check_range(f, raw)
             values[f.name] = int(np.asarray(raw).reshape(-1)[0]) if f.scalar else raw
@@ -170,8 +179,9 @@ class NeuronGroup:
     # --- what the group does -------------------------------------------------------------
     @property
     def spiking(self) -> bool:
-        """False when no neuron can ever spike (a non-spiking read-out)."""
-        return True
+        """False when no neuron can ever spike (a non-spiking read-out): every
+        ``vth_mant << 6`` lies above the largest state ``2**23 - 1``."""
+        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
 
     def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
         """Advance through time on synaptic input ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
@@ -188,6 +198,25 @@ class NeuronGroup:
         if outside(self.bias_mant, BIAS_MANT_MIN, BIAS_MANT_MAX):
             out.append(f"{name}: bias outside the 13-bit mantissa {BIAS_MANT_MIN}..{BIAS_MANT_MAX}")
         return out
+
+    def threshold_violations(self, name: str, increments: tuple[Field, ...] = ()) -> list[str]:
+        """17-bit checks of the spiking thresholds and of threshold-sized increments (ALIF's
+        vThStep, AdLIF+'s bMant)."""
+        out: list[str] = []
+        if outside(self.vth_mant[self.vth_mant < NON_SPIKING_VTH_MANT], 0, VTH_MANT_MAX):
+            out.append(f"{name}: vThMant exceeds 17 bits ({VTH_MANT_MAX})")
+        for f in increments:
+            if outside(getattr(self, f.name), 0, VTH_MANT_MAX):
+                out.append(f"{name}: {f.netx} outside 0..{VTH_MANT_MAX} (17 bits)")
+        return out
+
+    def per_step(self, name: str) -> np.ndarray:
+        """A 12-bit constant as the fraction per step it stands for (``value / 4096``)."""
+        return getattr(self, name) / float(DECAY_UNITY)
+
+    def per_threshold(self, name: str) -> np.ndarray:
+        """A threshold-sized parameter in threshold units (``value / max(vth_mant, 1)``)."""
+        return getattr(self, name) / np.maximum(self.vth_mant, 1).astype(np.float64)
 
     @classmethod
     def param_bits(cls) -> int:

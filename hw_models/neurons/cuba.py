@@ -24,7 +24,6 @@ from ..fixed_point import (
     DECAY_REG_MAX,
     DECAY_SHIFT,
     DECAY_UNITY,
-    NON_SPIKING_VTH_MANT,
     STATE_BITS,
     VTH_MANT_MAX,
     decay,
@@ -50,7 +49,9 @@ V_DECAY = Field(
     "v_decay", "vDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step", lava="dv",
     model="voltage_decay", checked=True,
 )  # fmt: skip
-REF_DELAY = Field("ref_delay", "refDelay", 0, 2**31 - 1, 0, "steps (unused)", scalar=True)
+REF_DELAY = Field(
+    "ref_delay", "refDelay", 0, 2**31 - 1, 0, "steps (unused)", scalar=True, default=1
+)
 
 
 def cuba_step(
@@ -156,7 +157,11 @@ def lif_decay_violations(name: str, decays: list[tuple[Field, np.ndarray]]) -> l
 @dataclass
 class CubaNeurons(NeuronGroup):
     """Current-based LIF neurons in Loihi fixed point (lava-nc PyLifModelBitAcc); see the
-    module docstring for the equations. One int64 value per neuron of each parameter."""
+    module docstring for the equations. One int64 value per neuron of each parameter.
+
+    ``create(n, vth_mant, i_decay, v_decay, ref_delay=1, bias_mant=0, bias_exp=6)``; decays
+    must lie in 0..4096 (the kernel's bounds assume a factor in [0, 1]).
+    """
 
     neuron_type: ClassVar[str] = "CUBA"
     FIELDS: ClassVar[tuple[Field, ...]] = (
@@ -172,18 +177,6 @@ class CubaNeurons(NeuronGroup):
     i_decay: np.ndarray
     v_decay: np.ndarray
     ref_delay: int = 1
-
-    @classmethod
-    def create(cls, n: int, *args: Any, **kwargs: Any) -> CubaNeurons:
-        """``create(n, vth_mant, i_decay, v_decay, bias_mant=0, bias_exp=6, ref_delay=1)``;
-        decays must lie in 0..4096 (the kernel's bounds assume a factor in [0, 1])."""
-        kwargs.setdefault("ref_delay", 1)
-        return super().create(n, *args, **kwargs)  # type: ignore[return-value]
-
-    @property
-    def spiking(self) -> bool:
-        """False when no neuron can ever spike: every ``vth_mant << 6`` is above ``2**23 - 1``."""
-        return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
 
     def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
         return run_cuba(self, a_in, membrane_out)
