@@ -21,9 +21,11 @@ def datasets(path: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
         f.visititems(
-            lambda name, obj: out.__setitem__(name, np.asarray(obj[()]))
-            if isinstance(obj, h5py.Dataset)
-            else None
+            lambda name, obj: (
+                out.__setitem__(name, np.asarray(obj[()]))
+                if isinstance(obj, h5py.Dataset)
+                else None
+            )
         )
     return out
 

@@ -21,7 +21,7 @@ unchanged. Layout (one group per layer, numbered from 0)::
     readout/mode            (optional) b'spike_count' | b'membrane_sum'
 
 netx itself (lava-dl 0.6.0) loads only the CUBA layers; ALIF and ADLIF files run on ranvier
-and, through deploy/lava_backend.py, on lava-nc's ATRLIF and ranvier's AdLIF+ process.
+and, through deploy/lava/, on lava-nc's ATRLIF and ranvier's AdLIF+ process.
 
 Every problem is reported as one :class:`NetFileError` line naming the file, the layer and the
 field. See docs/file_format.md.

@@ -1,8 +1,113 @@
 """ranvier: spiking networks from training to Loihi 2.
 
 Stages are subpackages: ``ranvier.hw_models`` (fixed point, IR, simulator),
-``ranvier.convert`` (netx HDF5), ``ranvier.deploy`` (run on a backend). The command line is
-``ranvier`` (``ranvier.cli``).
+``ranvier.convert`` (netx HDF5), ``ranvier.deploy`` (run on a backend), ``ranvier.train``
+(torch). The command line is ``ranvier`` (``ranvier.cli``).
+
+The Python API (docs/api.md) is available from this package, loaded on first use so that
+``import ranvier`` stays light (it imports neither torch nor h5py)::
+
+    import ranvier
+
+    net = ranvier.load("examples/shd_like.net")
+    result = ranvier.run(net, "examples/shd_like_input.npy", report_dir="report/")
+    ranvier.inspect(net)["violations"]
+
+Networks: :func:`load`, :func:`save`, :func:`simulate`, :func:`run` (with labels and a
+report), :func:`inspect`. Training: :func:`train`, :func:`export`, :func:`verify`. The network
+IR: :class:`Network`, :class:`Block`, :class:`DenseSynapse`, the neuron groups
+:class:`CubaNeurons`, :class:`AlifNeurons`, :class:`AdlifNeurons` and the registry
+:data:`NEURON_TYPES`.
+
+``ranvier.train`` is both the training subpackage (``ranvier.train.config``…) and the
+function: calling it runs :func:`ranvier.api.train`.
 """
 
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
+
 __version__ = "0.1.0"
+
+#: public name -> module that defines it (imported on first access)
+_LAZY = {
+    "load": "ranvier.api",
+    "save": "ranvier.api",
+    "simulate": "ranvier.api",
+    "run": "ranvier.api",
+    "inspect": "ranvier.api",
+    "export": "ranvier.api",
+    "verify": "ranvier.api",
+    "RunResult": "ranvier.api",
+    "Network": "ranvier.hw_models.network",
+    "Block": "ranvier.hw_models.network",
+    "DenseSynapse": "ranvier.hw_models.synapses",
+    "NeuronGroup": "ranvier.hw_models.neurons",
+    "CubaNeurons": "ranvier.hw_models.neurons",
+    "AlifNeurons": "ranvier.hw_models.neurons",
+    "AdlifNeurons": "ranvier.hw_models.neurons",
+    "NEURON_TYPES": "ranvier.hw_models.neurons",
+    "SimResult": "ranvier.hw_models.simulator",
+    "LayerResult": "ranvier.hw_models.simulator",
+}
+
+__all__ = ["__version__", "train", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ranvier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "train"})
+
+
+class _TrainPackage(types.ModuleType):
+    """The ``ranvier.train`` subpackage, callable: ``ranvier.train(config, out_dir, ...)``
+    is :func:`ranvier.api.train`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict:
+        from ranvier.api import train
+
+        return train(*args, **kwargs)
+
+
+def _callable_package(module: types.ModuleType) -> types.ModuleType:
+    if not isinstance(module, _TrainPackage):
+        module.__class__ = _TrainPackage
+    return module
+
+
+class _Ranvier(types.ModuleType):
+    """This module. ``train`` is a property because importing the subpackage
+    ``ranvier.train`` binds it here; the property keeps that binding callable."""
+
+    @property
+    def train(self) -> Any:
+        override = self.__dict__.get("_train_override")
+        if override is not None:
+            return override
+        return _callable_package(importlib.import_module("ranvier.train"))
+
+    @train.setter
+    def train(self, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and value.__name__ == "ranvier.train":
+            _callable_package(value)
+            self.__dict__.pop("_train_override", None)
+        else:  # e.g. a test's monkeypatch
+            self.__dict__["_train_override"] = value
+
+    @train.deleter
+    def train(self) -> None:
+        self.__dict__.pop("_train_override", None)
+
+
+sys.modules[__name__].__class__ = _Ranvier

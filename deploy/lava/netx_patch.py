@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from ranvier.hw_models.fixed_point import NETX_BIAS_EXP
 from ranvier.hw_models.neurons import NeuronGroup, ParameterRangeError, neuron_unit
 
 from .neurons import LAVA_NEURONS, lava_neuron
@@ -79,7 +80,7 @@ def neuron_group(neuron_config, neuron_type: str) -> NeuronGroup:
     }
     n = max((arr.size for arr in params.values()), default=1)
     try:
-        return unit.create(n, **params)
+        return unit.create(n, **params, bias_exp=NETX_BIAS_EXP)
     except ParameterRangeError as exc:
         raise ValueError(f"{where}/{exc.field.netx}: {exc}") from None
     except ValueError as exc:

@@ -11,7 +11,7 @@ AdLIF+ bounds, in integers a Loihi 2 microcode neuron can compute. Per step, in 
 with u, w, s the previous step's values and everything starting at 0. :func:`adlif_step` is
 the definition in plain integers (every rule from ``fixed_point``); :func:`run_adlif` is the
 batched kernel the simulator uses, tested against it step by step, and checked against the
-independent lava process model (deploy/lava_adlif.py) in tests/equivalence.
+independent lava process model (deploy/lava/adlif_process.py) in tests/equivalence.
 """
 
 from __future__ import annotations

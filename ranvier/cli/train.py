@@ -52,7 +52,14 @@ def print_verify_table(info: dict) -> None:
             f"accuracy on the simulator {info['accuracy']:.2%} (torch {info['torch_accuracy']:.2%}"
             f"), predictions {'identical' if info['predictions_equal'] else 'DIFFER'}"
         )
+    if not info.get("file_matches", True):
+        print_line("the file does not read back to the network the model exports")
     print_line(f"mismatches={info['mismatches']}")
+
+
+def verify_failed(info: dict) -> bool:
+    """Exit 1: mismatching bins, or a file that differs from the model's network."""
+    return bool(info["mismatches"]) or not info.get("file_matches", True)
 
 
 @contextmanager
@@ -171,7 +178,7 @@ def train(
             f"{summary['network']}"
         )
         print_verify_table(summary["verify"])
-    if summary["verify"]["mismatches"]:
+    if verify_failed(summary["verify"]):
         raise typer.Exit(1)
 
 
@@ -260,5 +267,5 @@ def verify(
         print(json.dumps(info, indent=2))
     else:
         print_verify_table(info)
-    if result.mismatches:
+    if verify_failed(info):
         raise typer.Exit(1)

@@ -3,9 +3,9 @@
 Runs only in the lava reference environment (``make equivalence``; ``make test`` calls it when
 .venv-lava exists). Each case is a netx file: the same file goes through ``ranvier`` (read_netx
 + simulate) and through lava-dl netx + lava-nc ``Loihi2SimCfg(select_tag='fixed_pt')`` with
-RingBuffer source and sinks (deploy/lava/, docs/lava_backend.md). Zero mismatching spike bins is the only
-pass. The sweep size is ``RANVIER_EQ_CASES`` (default 300); a summary line with the case, layer
-and spike counts is printed and written to ``tests/equivalence/last_run.json``.
+RingBuffer source and sinks (deploy/lava/, docs/lava_backend.md). Zero mismatching spike bins
+is the only pass. The sweep size is ``RANVIER_EQ_CASES`` (default 300); a summary line with
+the case, layer and spike counts is printed and written to ``tests/equivalence/last_run.json``.
 """
 
 from __future__ import annotations
