@@ -14,20 +14,17 @@ The Python API (docs/api.md) is available from this package, loaded on first use
     ranvier.inspect(net)["violations"]
 
 Networks: :func:`load`, :func:`save`, :func:`simulate`, :func:`run` (with labels and a
-report), :func:`inspect`. Training: :func:`train`, :func:`export`, :func:`verify`. The network
-IR: :class:`Network`, :class:`Block`, :class:`DenseSynapse`, the neuron groups
+report), :func:`inspect`. Training: :func:`train_network`, :func:`export`, :func:`verify`.
+The network IR: :class:`Network`, :class:`Block`, :class:`DenseSynapse`, the neuron groups
 :class:`CubaNeurons`, :class:`AlifNeurons`, :class:`AdlifNeurons` and the registry
 :data:`NEURON_TYPES`.
 
-``ranvier.train`` is both the training subpackage (``ranvier.train.config``…) and the
-function: calling it runs :func:`ranvier.api.train`.
+Training is ``train_network`` (``ranvier.train`` is the training subpackage).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -39,6 +36,7 @@ _LAZY = {
     "simulate": "ranvier.api",
     "run": "ranvier.api",
     "inspect": "ranvier.api",
+    "train_network": "ranvier.api",
     "export": "ranvier.api",
     "verify": "ranvier.api",
     "RunResult": "ranvier.api",
@@ -54,7 +52,7 @@ _LAZY = {
     "LayerResult": "ranvier.hw_models.simulator",
 }
 
-__all__ = ["__version__", "train", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
@@ -67,47 +65,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, "train"})
-
-
-class _TrainPackage(types.ModuleType):
-    """The ``ranvier.train`` subpackage, callable: ``ranvier.train(config, out_dir, ...)``
-    is :func:`ranvier.api.train`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict:
-        from ranvier.api import train
-
-        return train(*args, **kwargs)
-
-
-def _callable_package(module: types.ModuleType) -> types.ModuleType:
-    if not isinstance(module, _TrainPackage):
-        module.__class__ = _TrainPackage
-    return module
-
-
-class _Ranvier(types.ModuleType):
-    """This module. ``train`` is a property because importing the subpackage
-    ``ranvier.train`` binds it here; the property keeps that binding callable."""
-
-    @property
-    def train(self) -> Any:
-        override = self.__dict__.get("_train_override")
-        if override is not None:
-            return override
-        return _callable_package(importlib.import_module("ranvier.train"))
-
-    @train.setter
-    def train(self, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and value.__name__ == "ranvier.train":
-            _callable_package(value)
-            self.__dict__.pop("_train_override", None)
-        else:  # e.g. a test's monkeypatch
-            self.__dict__["_train_override"] = value
-
-    @train.deleter
-    def train(self) -> None:
-        self.__dict__.pop("_train_override", None)
-
-
-sys.modules[__name__].__class__ = _Ranvier
+    return sorted({*globals(), *_LAZY})

@@ -61,7 +61,7 @@ __all__ = [
     "run",
     "save",
     "simulate",
-    "train",
+    "train_network",
     "verify",
 ]
 
@@ -331,7 +331,7 @@ def override_training(cfg: Config, *, seed: int | None = None, epochs: int | Non
     )
 
 
-def train(
+def train_network(
     config: Config | Mapping[str, Any] | PathLike,
     out_dir: PathLike,
     *,

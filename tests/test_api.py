@@ -47,7 +47,7 @@ def test_api_doc_examples_run(monkeypatch):
     monkeypatch.chdir(REPO)
     namespace: dict = {"__name__": "docs_api"}
     for i, code in enumerate(blocks):
-        if "ranvier.train(" in code and not HAS_TORCH:
+        if "ranvier.train_network(" in code and not HAS_TORCH:
             continue
         exec(compile(code, f"docs/api.md block {i + 1}", "exec"), namespace)
 
@@ -98,18 +98,13 @@ def test_public_names():
         ranvier.no_such_name  # noqa: B018
 
 
-def test_train_is_the_subpackage_and_callable(monkeypatch):
-    """Importing ``ranvier.train.*`` binds the subpackage to ``ranvier.train``; it stays
-    callable, and a test can still replace the name."""
+def test_train_network_is_a_function_and_train_the_subpackage():
+    """``ranvier.train_network`` runs training; ``ranvier.train`` stays the subpackage."""
     import ranvier.train.config
 
+    assert callable(ranvier.train_network)
     assert ranvier.train is sys.modules["ranvier.train"]
-    assert callable(ranvier.train)
     assert ranvier.train.config.PRESETS
-    monkeypatch.setattr(ranvier, "train", lambda *a, **k: "replaced")
-    assert ranvier.train() == "replaced"
-    monkeypatch.undo()
-    assert ranvier.train is sys.modules["ranvier.train"]
 
 
 # --- networks ----------------------------------------------------------------------------------
@@ -282,7 +277,9 @@ def test_inspect_reports_violations():
 def tiny_run(tmp_path_factory) -> tuple[Path, dict]:
     run_dir = tmp_path_factory.mktemp("api") / "run"
     events = []
-    summary = ranvier.train(TINY, run_dir, progress=lambda event, info: events.append(event))
+    summary = ranvier.train_network(
+        TINY, run_dir, progress=lambda event, info: events.append(event)
+    )
     assert events[0] == "epoch_start" and "epoch_end" in events and events[-1] == "done"
     return run_dir, summary
 
@@ -303,7 +300,7 @@ def test_train_writes_a_verified_run(tiny_run):
 def test_train_refuses_an_existing_run(tiny_run):
     run_dir, _ = tiny_run
     with pytest.raises(FileExistsError, match="resume"):
-        ranvier.train(TINY, run_dir)
+        ranvier.train_network(TINY, run_dir)
 
 
 @needs_torch

@@ -100,16 +100,15 @@ def verify(
 
     ``network`` is the network read back from the deployed file (``export_model``'s return);
     without it the model is written to a temporary file and read back, so the comparison goes
-    through the same bytes a user deploys. The simulator runs ``model.to_network()`` (the
-    IR); ``file_matches`` says whether the file's network equals it.
+    through the same bytes a user deploys. The simulator runs the file's network, and
+    ``file_matches`` says whether it equals ``model.to_network()`` (the IR the model exports):
+    a different file shows as mismatching bins and as ``file_matches`` False.
     """
     model.eval()
     if network is None:
         with tempfile.TemporaryDirectory() as tmp:
             network = export_model(model, Path(tmp) / "model.net")
-    exported = model.to_network()
-    file_matches = network.same_as(exported)
-    network = exported
+    file_matches = network.same_as(model.to_network())
     x = (np.asarray(x) != 0).astype(np.uint8)
     sim = simulate(network, x, record=[-1])
     n_layers = len(model.blocks)

@@ -111,6 +111,7 @@ def test_verify_counts_mismatches_of_a_different_file(tiny_run, tmp_path):
     assert result.exit_code == 1, result.output
     assert "mismatches=0" not in result.stdout
     assert "mismatches=" in result.stdout
+    assert "does not read back to the network the model exports" in result.stdout
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
