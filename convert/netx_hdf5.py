@@ -397,7 +397,7 @@ class LayerSpec:
     bias: np.ndarray | None = None
     ref_delay: int = 1
     name: str = ""
-    neuron_type: str = "CUBA"
+    neuron_type: str = CubaNeurons.neuron_type
     neuron_fields: dict = field(default_factory=dict)
 
 

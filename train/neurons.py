@@ -109,7 +109,7 @@ class NeuronBase(nn.Module):
     #: name -> (low, high) of every learnable parameter
     ranges: ClassVar[dict[str, tuple[float, float]]] = {}
     #: the neuron type tag (the IR unit's ``neuron_type``)
-    neuron_type = "CUBA"
+    neuron_type = CubaNeurons.neuron_type
     spiking = True
 
     def __init__(self, n: int):
@@ -143,7 +143,7 @@ class CubaNeuron(NeuronBase):
     as one value per process). ``spiking=False`` makes the non-spiking read-out.
     """
 
-    neuron_type = "CUBA"
+    neuron_type = CubaNeurons.neuron_type
     ranges: ClassVar[dict[str, tuple[float, float]]] = {
         "current_decay": (0.0, 1.0),
         "voltage_decay": (0.0, 1.0),
@@ -207,7 +207,7 @@ class AlifNeuron(NeuronBase):
     One value of each parameter per layer (ATRLIF holds them per process).
     """
 
-    neuron_type = "ALIF"
+    neuron_type = AlifNeurons.neuron_type
     ranges: ClassVar[dict[str, tuple[float, float]]] = {
         "current_decay": (0.0, 1.0),
         "voltage_decay": (0.0, 1.0),
@@ -297,7 +297,7 @@ class AdlifNeuron(NeuronBase):
     a_mant = round(4096 a), b_mant = round(b vth_mant).
     """
 
-    neuron_type = "ADLIF"
+    neuron_type = AdlifNeurons.neuron_type
     ranges: ClassVar[dict[str, tuple[float, float]]] = ADLIF_RANGES
 
     @classmethod
@@ -358,7 +358,7 @@ class AdlifNeuron(NeuronBase):
 
 
 #: The torch forward of every trainable neuron type, by the IR unit's tag.
-NEURON_TYPES = {"CUBA": CubaNeuron, "ALIF": AlifNeuron, "ADLIF": AdlifNeuron}
+NEURON_TYPES = {cls.neuron_type: cls for cls in (CubaNeuron, AlifNeuron, AdlifNeuron)}
 __all__ = [
     "NEURON_TYPES",
     "AdlifNeuron",

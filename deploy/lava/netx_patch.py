@@ -20,12 +20,18 @@ from typing import Any
 
 import numpy as np
 from ranvier.hw_models.fixed_point import NETX_BIAS_EXP
-from ranvier.hw_models.neurons import NeuronGroup, ParameterRangeError, neuron_unit
+from ranvier.hw_models.neurons import (
+    NEURON_TYPES,
+    CubaNeurons,
+    NeuronGroup,
+    ParameterRangeError,
+    neuron_unit,
+)
 
 from .neurons import LAVA_NEURONS, lava_neuron
 
 #: The types of LAVA_NEURONS that netx 0.6.0 builds itself; only their numbers are replaced.
-NETX_NATIVE = ("CUBA", "LOIHI")
+NETX_NATIVE = tuple(tag for tag, unit in NEURON_TYPES.items() if unit is CubaNeurons)
 
 
 def neuron_where(neuron_config) -> str:

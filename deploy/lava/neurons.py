@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 from ranvier.hw_models.fixed_point import DECAY_UNITY
-from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons, NeuronGroup
+from ranvier.hw_models.neurons import (
+    NEURON_TYPES,
+    AdlifNeurons,
+    AlifNeurons,
+    CubaNeurons,
+    NeuronGroup,
+)
 
 #: lava adds 1 back to the current-decay register (``ds_offset``, lif/models.py and
 #: atrlif/models.py:120,144), so it is given ``iDecay - 1``, as netx does for LIF.
@@ -118,12 +124,15 @@ class LavaNeuron:
     kwargs: Callable[[Any, str], dict[str, Any]]
 
 
-#: Every neuron type by its tag (``hw_models.neurons.NEURON_TYPES``).
+#: How lava runs each neuron unit: one line per unit.
+LAVA_PROCESSES: dict[type[NeuronGroup], LavaNeuron] = {
+    CubaNeurons: LavaNeuron("LIF", lif_kwargs),
+    AlifNeurons: LavaNeuron("ATRLIF", atrlif_kwargs),
+    AdlifNeurons: LavaNeuron("AdLIFPlus", adlif_kwargs),
+}
+#: Every neuron type by its tag (``hw_models.neurons.NEURON_TYPES``, aliases included).
 LAVA_NEURONS: dict[str, LavaNeuron] = {
-    "CUBA": LavaNeuron("LIF", lif_kwargs),
-    "LOIHI": LavaNeuron("LIF", lif_kwargs),
-    "ALIF": LavaNeuron("ATRLIF", atrlif_kwargs),
-    "ADLIF": LavaNeuron("AdLIFPlus", adlif_kwargs),
+    tag: LAVA_PROCESSES[unit] for tag, unit in NEURON_TYPES.items() if unit in LAVA_PROCESSES
 }
 
 

@@ -12,13 +12,12 @@ from .alif import AlifNeurons
 from .base import Field, NeuronGroup, ParameterRangeError
 from .cuba import CubaNeurons
 
-#: Every neuron type by its tag in netx files (``layer/<i>/neuron/type``). ``LOIHI`` is
-#: netx's other name for CUBA.
+#: The units, one line per neuron type.
+UNITS: tuple[type[NeuronGroup], ...] = (CubaNeurons, AlifNeurons, AdlifNeurons)
+#: Every neuron type by its tag in netx files (``layer/<i>/neuron/type``), and by the other
+#: tags a unit answers to (netx's ``LOIHI`` is CUBA).
 NEURON_TYPES: dict[str, type[NeuronGroup]] = {
-    "CUBA": CubaNeurons,
-    "LOIHI": CubaNeurons,
-    "ALIF": AlifNeurons,
-    "ADLIF": AdlifNeurons,
+    tag: unit for unit in UNITS for tag in (unit.neuron_type, *unit.aliases)
 }
 
 
@@ -33,6 +32,7 @@ def neuron_unit(neuron_type: str) -> type[NeuronGroup]:
 
 __all__ = [
     "NEURON_TYPES",
+    "UNITS",
     "AdlifNeurons",
     "AlifNeurons",
     "CubaNeurons",

@@ -100,6 +100,8 @@ class NeuronGroup:
 
     #: the type's tag in files, the registry and reports (``layer/<i>/neuron/type``)
     neuron_type: ClassVar[str] = ""
+    #: other tags files use for the same type
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: the type's parameters, in the order ``create`` takes them positionally
     FIELDS: ClassVar[tuple[Field, ...]] = ()
     #: the state variable the read-out and membrane probes report (lava's Var name)

@@ -164,6 +164,7 @@ class CubaNeurons(NeuronGroup):
     """
 
     neuron_type: ClassVar[str] = "CUBA"
+    aliases: ClassVar[tuple[str, ...]] = ("LOIHI",)  # netx's other name (lava-dl hdf5.py)
     FIELDS: ClassVar[tuple[Field, ...]] = (
         Field("vth_mant", "vThMant", 0, (1 << 23) - 1, _VTH_BITS, "2**6", lava="vth"),
         I_DECAY,
