@@ -159,16 +159,14 @@ class DenseSynapse:
         }
 
     def same_as(self, other: object) -> bool:
-        """Same class, mantissas, exponent, weight bits and delays."""
-        if not isinstance(other, DenseSynapse):
+        """Same class, shape, synapse values and delays: the same behaviour, whatever
+        mantissa/exponent split represents the values (netx re-derives it from the file)."""
+        if not isinstance(other, DenseSynapse) or other.weight.shape != self.weight.shape:
             return False
         if (self.delay is None) != (other.delay is None):
             return False
-        return (
-            np.array_equal(self.weight, other.weight)
-            and self.weight_exp == other.weight_exp
-            and self.num_weight_bits == other.num_weight_bits
-            and (self.delay is None or np.array_equal(self.delay, other.delay))
+        return np.array_equal(self.values, other.values) and (
+            self.delay is None or np.array_equal(self.delay, other.delay)
         )
 
 
