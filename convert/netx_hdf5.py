@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -47,7 +47,7 @@ from ranvier.hw_models.fixed_point import (
     netx_optimize_weight_bits,
 )
 from ranvier.hw_models.network import Block, DenseSynapse, Network
-from ranvier.hw_models.neurons import NEURON_TYPES, CubaNeurons, NeuronGroup, ParameterRangeError
+from ranvier.hw_models.neurons import NEURON_TYPES, CubaNeurons, NeuronGroup
 from ranvier.hw_models.readout import READOUT_MODES
 
 from .atomic import atomic_path
@@ -134,8 +134,6 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
         params[f.name] = arr.reshape(-1)
     try:
         return unit.create(n, **params)
-    except ParameterRangeError as exc:
-        raise _fail(path, f"{wn}/{exc.field.netx}", str(exc)) from None
     except ValueError as exc:
         raise _fail(path, wn, str(exc)) from None
 
@@ -201,7 +199,7 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
             f"shape {weight.shape} expects {weight.shape[1]} inputs, the layer before has {n_in}",
         )
     try:
-        mant, num_weight_bits, weight_exp = netx_optimize_weight_bits(weight)
+        synapse = DenseSynapse.from_file_weights(weight)
     except ValueError as exc:
         raise _fail(path, f"{where}/weight", str(exc)) from None
     delay = None
@@ -223,9 +221,7 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
         if bias.size not in (1, n):
             raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons")
         neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
-    synapse = DenseSynapse(
-        weight=mant, weight_exp=weight_exp, num_weight_bits=num_weight_bits, delay=delay
-    )
+    synapse = replace(synapse, delay=delay)
     return Block(synapse=synapse, neurons=neurons)
 
 
@@ -353,13 +349,22 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
     netx derives the exponent and weight bits from the file weights, and the model then
     clips and truncates them (docs/file_format.md), so writing ``eff * 2**weight_exp`` does
     not always come back unchanged: inhibitory weights with a zero, say, lose one bit. The
-    writer therefore tries ``values * 2**k`` for k = 0, 1, … and keeps the first that netx
-    maps back exactly; it raises ValueError when none does (or every weight is zero).
+    writer therefore writes the synapse's own file weights when it has them (read from a file
+    or exported by training) and netx maps them back onto its values; otherwise it tries
+    ``values * 2**k`` for k = 0, 1, … and keeps the first that netx maps back exactly. It
+    raises ValueError when none does (or every weight is zero).
     """
     from ranvier.hw_models.fixed_point import WeightFormatError, synapse_weights
 
     values = synapse.values
     label = f"{where}: " if where else ""
+    own = synapse.file_weight
+    if own is not None and own.any() and own.shape == values.shape:
+        try:
+            if np.array_equal(DenseSynapse.from_file_weights(own).values, values):
+                return own
+        except WeightFormatError:
+            pass
     if not values.any():
         raise ValueError(f"{label}every synapse weight is zero; netx cannot load such a layer")
     if np.any(values != np.round(values)):

@@ -39,6 +39,10 @@ NETX_WEIGHT_MIN, NETX_WEIGHT_MAX = -256, 254
 # --- hardware register ranges, for validation and `ranvier inspect` --------------------------
 #: vth mantissa: unsigned 17 bits (PyLifModelBitAcc docstring).
 VTH_MANT_MAX = (1 << 17) - 1
+VTH_BITS = VTH_MANT_MAX.bit_length()
+#: lava's current-decay register holds ``iDecay - 1`` and adds this back (``ds_offset``; netx's
+#: get_neuron_params writes ``du = iDecay - 1``, ATRLIF adds 1 to ``delta_i * 4096``).
+DS_OFFSET = 1
 #: bias mantissa: signed 13 bits.
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1
 #: du, dv registers: unsigned 12 bits.

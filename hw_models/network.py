@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from .neurons import NeuronGroup
 from .synapses import DenseSynapse, Synapse
 
-#: Network meta data and the value a file without it means: the time step in ms, the sample
-#: length and the read-out (None: by the last layer's type, ``readout.readout_mode``).
-META_DEFAULTS = {"Ts": 1.0, "tSample": 0.0, "readout": None}
-
 
 @dataclass
 class Block:
@@ -67,12 +63,21 @@ class Network:
     def layer_sizes(self) -> list[int]:
         return [b.neurons.n for b in self.blocks]
 
+    @property
+    def readout(self) -> str:
+        """The read-out: the one ``meta`` declares (a file's ``readout/mode``), else
+        ``spike_count`` when the last layer can spike and ``membrane_sum`` when it cannot."""
+        mode = self.meta.get("readout")
+        if mode is not None:
+            return str(mode)
+        return "spike_count" if self.blocks[-1].neurons.spiking else "membrane_sum"
+
     def same_as(self, other: Network) -> bool:
-        """True when ``other`` has the same input size, timing, read-out and blocks (in
-        order); a missing ``Ts``/``tSample`` equals the default the netx writer fills in."""
+        """True when ``other`` behaves the same: input size, blocks (in order) and read-out.
+        Timing meta data (``Ts``, ``tSample``) changes no spike and is not compared."""
         return (
             self.n_in == other.n_in
-            and all(self.meta.get(k, d) == other.meta.get(k, d) for k, d in META_DEFAULTS.items())
+            and self.readout == other.readout
             and len(self.blocks) == len(other.blocks)
             and all(a.same_as(b) for a, b in zip(self.blocks, other.blocks, strict=True))
         )

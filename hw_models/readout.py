@@ -22,11 +22,8 @@ __all__ = ["READOUT_MODES", "accuracy_summary", "predict", "readout_mode", "read
 
 
 def readout_mode(network: Network) -> str:
-    """The read-out the file declares, or the default for its last layer."""
-    mode = network.meta.get("readout")
-    if mode is not None:
-        return str(mode)
-    return "spike_count" if network.blocks[-1].neurons.spiking else "membrane_sum"
+    """The read-out the file declares, or the default for its last layer (``Network.readout``)."""
+    return network.readout
 
 
 def readout_scores(network: Network, result: SimResult) -> np.ndarray:

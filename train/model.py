@@ -129,9 +129,10 @@ class Block(nn.Module):
         self.neuron.clip_()
 
     def to_block(self, name: str) -> IRBlock:
-        """The layer in the IR: the synapse netx builds from the file weights (mantissas,
-        weight bits and exponent by ``netx_optimize_weight_bits``, as the reader does),
-        integer delays, and the neurons' integer registers (``NeuronBase.to_ir``)."""
+        """The layer in the IR: the synapse netx builds from the file weights
+        (``DenseSynapse.from_file_weights``, as the reader does; the file weights are kept
+        and written as they are), integer delays, and the neurons' integer registers
+        (``NeuronBase.to_ir``)."""
         scale = int(self.vth_mant)
         if scale <= 0:
             raise ValueError(f"{name}: no scale yet (the network was never quantized)")
@@ -144,8 +145,7 @@ class Block(nn.Module):
             )
         if not weight.any():
             raise ValueError(f"{name}: every synapse weight is zero; netx cannot load such a layer")
-        mant, bits, exp = netx_optimize_weight_bits(weight)
-        synapse = DenseSynapse(weight=mant, weight_exp=exp, num_weight_bits=bits, delay=delay)
+        synapse = DenseSynapse.from_file_weights(weight, delay)
         return IRBlock(synapse=synapse, neurons=self.neuron.to_ir(scale), name=name)
 
 

@@ -16,8 +16,8 @@ from .cuba import CubaNeurons
 UNITS: tuple[type[NeuronGroup], ...] = (CubaNeurons, AlifNeurons, AdlifNeurons)
 #: Every neuron type by its tag in netx files (``layer/<i>/neuron/type``), and by the other
 #: tags a unit answers to (netx's ``LOIHI`` is CUBA).
-NEURON_TYPES: dict[str, type[NeuronGroup]] = {
-    tag: unit for unit in UNITS for tag in (unit.neuron_type, *unit.aliases)
+NEURON_TYPES: dict[str, type[NeuronGroup]] = {unit.neuron_type: unit for unit in UNITS} | {
+    alias: unit for unit in UNITS for alias in unit.aliases
 }
 
 

@@ -27,6 +27,7 @@ from ..fixed_point import (
     NON_SPIKING_VTH_MANT,
     STATE_BITS,
     STATE_HALF_RANGE,
+    VTH_BITS,
     VTH_MANT_MAX,
     decay,
     decay_constant,
@@ -42,12 +43,11 @@ from .base import Field, NeuronGroup, outside
 _STATE_MAX = float(STATE_HALF_RANGE - 1)
 
 
-_VTH_BITS = int(VTH_MANT_MAX).bit_length()
 #: 0..4096 includes 4096: the multiplier constants take 13 bits.
 _MULT_BITS = DECAY_SHIFT + 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AdlifNeurons(NeuronGroup):
     """AdLIF+ neurons (adaptation current) in ranvier's Loihi 2 fixed-point form; the
     equations are in the module docstring.
@@ -61,16 +61,6 @@ class AdlifNeurons(NeuronGroup):
 
     neuron_type: ClassVar[str] = "ADLIF"
     FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(
-            "vth_mant",
-            "vThMant",
-            0,
-            NON_SPIKING_VTH_MANT,
-            _VTH_BITS,
-            "2**6",
-            lava="vth_mant",
-            checked=True,
-        ),
         Field(
             "u_decay",
             "uDecay",
@@ -109,13 +99,24 @@ class AdlifNeurons(NeuronGroup):
             "bMant",
             0,
             VTH_MANT_MAX,
-            _VTH_BITS,
+            VTH_BITS,
             "2**6",
             lava="b_mant",
             model="b",
             checked=True,
         ),
+        Field(
+            "vth_mant",
+            "vThMant",
+            0,
+            NON_SPIKING_VTH_MANT,
+            VTH_BITS,
+            "2**6",
+            lava="vth_mant",
+            checked=True,
+        ),
     )
+    ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "u_decay", "w_decay", "a_mant", "b_mant")
     #: the state the read-out and the membrane probes report
     membrane: ClassVar[str] = "u"
     STATE_BITS: ClassVar[int] = 2 * STATE_BITS + 1  # u, w and the last spike
@@ -131,7 +132,7 @@ class AdlifNeurons(NeuronGroup):
 
     def violations(self, name: str) -> list[str]:
         out: list[str] = []
-        for f in self.FIELDS[1:3]:  # uDecay, wDecay: multiplier constants 0..4096 (13 bits)
+        for f in map(self.field, ("u_decay", "w_decay")):  # multipliers 0..4096 (13 bits)
             if outside(getattr(self, f.name), 0, DECAY_UNITY):
                 out.append(f"{name}: {f.netx} must be 0..{DECAY_UNITY}")
         out += self.threshold_violations(name, (self.field("b_mant"),))

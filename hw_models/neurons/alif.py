@@ -38,6 +38,7 @@ from ..fixed_point import (
     NON_SPIKING_VTH_MANT,
     STATE_BITS,
     STATE_HALF_RANGE,
+    VTH_BITS,
     VTH_MANT_MAX,
     decay,
     decay_constant,
@@ -52,7 +53,6 @@ from ..kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_
 from .base import Field, NeuronGroup
 from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
 
-_VTH_BITS = int(VTH_MANT_MAX).bit_length()
 TH_DECAY = Field(
     "theta_decay", "thDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step",
     lava="delta_theta", model="threshold_decay",
@@ -216,7 +216,7 @@ def run_alif(
     return spikes.view(np.uint8)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AlifNeurons(NeuronGroup):
     """Adaptive-threshold LIF neurons in Loihi fixed point (lava-nc PyATRLIFModelFixed); the
     equations are in the module docstring.
@@ -232,30 +232,38 @@ class AlifNeurons(NeuronGroup):
     - ``bias_mant``/``bias_exp``: as for CUBA (SLAYER's ALIF has no bias; 0 by default).
     - ``ref_delay`` (``refDelay``): exported by SLAYER (always 1) and used by neither model.
 
-    ``create(n, vth_mant, vth_step, i_decay, v_decay, theta_decay, ref_decay, ref_delay=1,
-    bias_mant=0, bias_exp=6)``. The IR accepts any integers here (the kernel follows lava's
+    ``create(n, vth_mant, vth_step, i_decay, v_decay, theta_decay, ref_decay, bias_mant=0,
+    bias_exp=6, ref_delay=1)``. The IR accepts any integers here (the kernel follows lava's
     int32 arithmetic wherever they lead); the file reader and :meth:`violations` hold them to
     their ranges.
     """
 
     neuron_type: ClassVar[str] = "ALIF"
     FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field("vth_mant", "vThMant", 0, NON_SPIKING_VTH_MANT, _VTH_BITS, "2**6", lava="theta_0"),
+        replace(I_DECAY, lava="delta_i", checked=False),
+        replace(V_DECAY, lava="delta_v", checked=False),
+        TH_DECAY,
+        REF_DECAY,
+        Field("vth_mant", "vThMant", 0, NON_SPIKING_VTH_MANT, VTH_BITS, "2**6", lava="theta_0"),
         Field(
             "vth_step",
             "vThStep",
             0,
             VTH_MANT_MAX,
-            _VTH_BITS,
+            VTH_BITS,
             "2**6",
             lava="theta_step",
             model="threshold_step",
         ),
-        replace(I_DECAY, lava="delta_i", checked=False),
-        replace(V_DECAY, lava="delta_v", checked=False),
-        TH_DECAY,
-        REF_DECAY,
         REF_DELAY,
+    )
+    ARGS: ClassVar[tuple[str, ...]] = (
+        "vth_mant",
+        "vth_step",
+        "i_decay",
+        "v_decay",
+        "theta_decay",
+        "ref_decay",
     )
     membrane: ClassVar[str] = "v"
     STATE_BITS: ClassVar[int] = 4 * STATE_BITS  # i, v, theta, r (lava: int32, no width)
@@ -270,10 +278,6 @@ class AlifNeurons(NeuronGroup):
 
     def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
         return run_alif(self, a_in, membrane_out)
-
-    @classmethod
-    def shown_parameters(cls) -> tuple[str, ...]:
-        return ("i_decay", "v_decay", "theta_decay", "ref_decay", "vth_step")
 
     def violations(self, name: str) -> list[str]:
         out = lif_decay_violations(

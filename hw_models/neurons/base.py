@@ -65,7 +65,7 @@ class ParameterRangeError(ValueError):
     def __init__(self, field: Field, value: int):
         self.field = field
         self.value = value
-        super().__init__(f"{field.name} must be within {field.lo}..{field.hi}, found {value}")
+        super().__init__(f"{field.name} must be within {field.lo}..{field.hi}")
 
 
 def per_neuron(value: Any, n: int, name: str) -> np.ndarray:
@@ -90,20 +90,25 @@ def outside(values: np.ndarray, lo: int, hi: int) -> bool:
     return bool(values.size and (values.min() < lo or values.max() > hi))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class NeuronGroup:
     """Base of every neuron group: ``n`` neurons, their bias, and the type's parameters.
 
-    Subclasses are dataclasses that add one int64 array per :class:`Field` of ``FIELDS``
-    (``bias_mant``/``bias_exp`` are common: netx writes the bias per layer, with exponent 6).
+    Subclasses are keyword-only dataclasses that add one int64 array per :class:`Field` of
+    ``FIELDS`` (``bias_mant``/``bias_exp`` are common: netx writes the bias per layer, with
+    exponent 6). Every type has a threshold mantissa ``vth_mant`` (``spiking``, the threshold
+    checks and ``inspect`` read it).
     """
 
     #: the type's tag in files, the registry and reports (``layer/<i>/neuron/type``)
     neuron_type: ClassVar[str] = ""
     #: other tags files use for the same type
     aliases: ClassVar[tuple[str, ...]] = ()
-    #: the type's parameters, in the order ``create`` takes them positionally
+    #: the type's parameters, in the order the netx reader reads (and reports) them
     FIELDS: ClassVar[tuple[Field, ...]] = ()
+    #: the order ``create`` takes its positional arguments (FIELDS' order when empty); the
+    #: bias mantissa and exponent follow them
+    ARGS: ClassVar[tuple[str, ...]] = ()
     #: the state variable the read-out and membrane probes report (lava's Var name)
     membrane: ClassVar[str] = "v"
     #: bits of state stored per neuron (``state_bits``)
@@ -118,11 +123,13 @@ class NeuronGroup:
     def create(cls, n: int, *args: Any, **kwargs: Any) -> NeuronGroup:
         """Build a group, broadcasting scalars to one value per neuron.
 
-        Positional arguments follow ``FIELDS``; ``bias_mant`` (default 0), ``bias_exp``
-        (default 6, netx's) and, for types that have it, ``ref_delay`` are keywords. Fields
-        marked ``checked`` must lie within their range (:class:`ParameterRangeError`).
+        Positional arguments follow ``ARGS``, then ``bias_mant`` (default 0), ``bias_exp``
+        (default 6, netx's) and the scalar fields (``ref_delay``, default 1). Fields marked
+        ``checked`` must lie within their range (:class:`ParameterRangeError`).
         """
-        names = [f.name for f in cls.FIELDS]
+        per_neuron_names = cls.ARGS or tuple(f.name for f in cls.FIELDS if not f.scalar)
+        scalars = tuple(f.name for f in cls.FIELDS if f.scalar)
+        names = [*per_neuron_names, "bias_mant", "bias_exp", *scalars]
         if len(args) > len(names):
             raise TypeError(f"{cls.__name__}.create takes at most {len(names)} parameters")
         params = dict(zip(names, args, strict=False))
@@ -165,10 +172,6 @@ class NeuronGroup:
             if f.name == name:
                 return f
         raise KeyError(f"{cls.neuron_type} has no parameter {name!r}")
-
-    def parameters(self) -> dict[str, np.ndarray]:
-        """Every FIELD by IR name, as stored (per-neuron arrays; scalars as ints)."""
-        return {f.name: getattr(self, f.name) for f in self.FIELDS}
 
     def same_as(self, other: NeuronGroup) -> bool:
         """True when ``other`` is the same type with equal parameters and bias."""

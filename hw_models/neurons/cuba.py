@@ -24,7 +24,11 @@ from ..fixed_point import (
     DECAY_REG_MAX,
     DECAY_SHIFT,
     DECAY_UNITY,
+    DS_OFFSET,
+    INT32_LIMIT,
     STATE_BITS,
+    STATE_HALF_RANGE,
+    VTH_BITS,
     VTH_MANT_MAX,
     decay,
     decay_constant,
@@ -38,8 +42,6 @@ from ..fixed_point import (
 from ..kernels import OverflowPasses, current_voltage_step, scaled_activation
 from .base import Field, NeuronGroup, outside
 
-_VTH_BITS = int(VTH_MANT_MAX).bit_length()
-
 #: Fields shared by the LIF family (CUBA and ALIF): the current and voltage decays.
 I_DECAY = Field(
     "i_decay", "iDecay", 0, DECAY_UNITY, DECAY_SHIFT, "1/4096 per step", lava="du",
@@ -50,7 +52,7 @@ V_DECAY = Field(
     model="voltage_decay", checked=True,
 )  # fmt: skip
 REF_DELAY = Field(
-    "ref_delay", "refDelay", 0, 2**31 - 1, 0, "steps (unused)", scalar=True, default=1
+    "ref_delay", "refDelay", 0, INT32_LIMIT - 1, 0, "steps (unused)", scalar=True, default=1
 )
 
 
@@ -146,31 +148,32 @@ def lif_decay_violations(name: str, decays: list[tuple[Field, np.ndarray]]) -> l
     ATRLIF add ``ds_offset`` 1 back), the other decays sit in 12-bit registers as they are."""
     out: list[str] = []
     for f, values in decays:
-        if f is I_DECAY:
-            if outside(values - 1, 0, DECAY_REG_MAX):
+        if f.name == I_DECAY.name:
+            if outside(values - DS_OFFSET, 0, DECAY_REG_MAX):
                 out.append(f"{name}: iDecay must be 1..4096 (register du = iDecay - 1 is 12-bit)")
         elif outside(values, 0, DECAY_REG_MAX):
             out.append(f"{name}: {f.netx} must be 0..{DECAY_REG_MAX} (12-bit register)")
     return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CubaNeurons(NeuronGroup):
     """Current-based LIF neurons in Loihi fixed point (lava-nc PyLifModelBitAcc); see the
     module docstring for the equations. One int64 value per neuron of each parameter.
 
-    ``create(n, vth_mant, i_decay, v_decay, ref_delay=1, bias_mant=0, bias_exp=6)``; decays
+    ``create(n, vth_mant, i_decay, v_decay, bias_mant=0, bias_exp=6, ref_delay=1)``; decays
     must lie in 0..4096 (the kernel's bounds assume a factor in [0, 1]).
     """
 
     neuron_type: ClassVar[str] = "CUBA"
     aliases: ClassVar[tuple[str, ...]] = ("LOIHI",)  # netx's other name (lava-dl hdf5.py)
     FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field("vth_mant", "vThMant", 0, (1 << 23) - 1, _VTH_BITS, "2**6", lava="vth"),
         I_DECAY,
         V_DECAY,
+        Field("vth_mant", "vThMant", 0, STATE_HALF_RANGE - 1, VTH_BITS, "2**6", lava="vth"),
         REF_DELAY,
     )
+    ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "i_decay", "v_decay")
     membrane: ClassVar[str] = "v"
     STATE_BITS: ClassVar[int] = 2 * STATE_BITS  # u and v
 

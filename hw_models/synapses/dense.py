@@ -20,6 +20,7 @@ from ..fixed_point import (
     MAX_WEIGHT_BITS,
     SignMode,
     determine_sign_mode,
+    netx_optimize_weight_bits,
     shift_activation,
     synapse_weights,
     wrap_int32,
@@ -38,7 +39,9 @@ class DenseSynapse:
     ``synapse_weights(weight, num_weight_bits)`` and shifts each step's sum by
     ``weight_exp``. ``delay`` is ``None`` (no delay: lava's Dense) or an integer array of the
     weight's shape, each 0..62 (lava's DelayDense): a spike sent at step t reaches the neuron at
-    step ``t + 1 + delay``.
+    step ``t + 1 + delay``. ``file_weight`` (optional) keeps the netx file-scale integers the
+    synapse came from (:meth:`from_file_weights`), so a writer can write them back unchanged;
+    it plays no part in what the synapse does.
     """
 
     layer_type: ClassVar[str] = "dense"
@@ -47,7 +50,17 @@ class DenseSynapse:
     weight_exp: int = 0
     num_weight_bits: int = 8
     delay: np.ndarray | None = None
+    file_weight: np.ndarray | None = field(default=None, repr=False, compare=False)
     _effective: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_file_weights(cls, weight: np.ndarray, delay: np.ndarray | None = None) -> DenseSynapse:
+        """The synapse netx builds from integer file weights ``(n_out, n_in)``: mantissas,
+        weight bits and exponent by :func:`~ranvier.hw_models.fixed_point.netx_optimize_weight_bits`
+        (WeightFormatError where netx fails); the file weights are kept in ``file_weight``."""
+        weight = np.asarray(weight, dtype=np.int64)
+        mant, bits, exp = netx_optimize_weight_bits(weight)
+        return cls(mant, exp, bits, delay, file_weight=weight)
 
     def __post_init__(self) -> None:
         self.weight = np.asarray(self.weight, dtype=np.int64)

@@ -12,6 +12,7 @@ The contract checked here: for a file F1 written by the random generator,
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ranvier.convert import read_netx, write_netx
-from ranvier.hw_models import Network, simulate
+from ranvier.hw_models import Block, DenseSynapse, Network, simulate
 from ranvier.testing.random_netx import (
     ADAPTIVE_REGIMES,
     WEIGHT_STYLES,
@@ -70,6 +71,15 @@ def assert_same_spikes(a: Network, b: Network, x: np.ndarray) -> None:
         np.testing.assert_array_equal(la.spikes, lb.spikes, err_msg=la.name)
 
 
+def without_file_weights(net: Network) -> Network:
+    """The same network with no file weights on its synapses (as if built in code)."""
+    blocks = [
+        Block(dataclasses.replace(b.synapse, file_weight=None), b.neurons, b.name)
+        for b in net.blocks
+    ]
+    return Network(net.n_in, blocks, dict(net.meta))
+
+
 def degenerate_layers(net: Network) -> list[str]:
     return [b.name for b in net.blocks if not b.synapse.effective_weight.any()]
 
@@ -80,7 +90,15 @@ def roundtrip(spec: NetSpec, directory: Path, rng: np.random.Generator) -> str:
     for f in (f1, f2, f3):
         f.unlink(missing_ok=True)
     write_spec(spec, f1)
-    n1 = read_netx(f1)
+    read = read_netx(f1)
+    # A network read from a file keeps its file weights: written back, they are the same.
+    write_netx(read, f2)
+    for a, b in zip(read.blocks, read_netx(f2).blocks, strict=True):
+        np.testing.assert_array_equal(a.synapse.file_weight, b.synapse.file_weight)
+    assert read_netx(f2).same_as(read)
+    f2.unlink()
+    # Without them (an IR built in code) the writer searches for an encoding: the contract.
+    n1 = without_file_weights(read)
     dead = degenerate_layers(n1)
     if dead:
         with pytest.raises(ValueError) as info:
@@ -217,14 +235,14 @@ def test_write_refuses_layer_with_all_zero_effective_weights(tmp_path):
     net = read_netx(tmp_path / "in.net")
     assert net.blocks[0].synapse.num_weight_bits == 0
     assert not net.blocks[0].synapse.effective_weight.any()
+    # read from a file, the layer keeps its file weight and is written back as it was
+    write_netx(net, tmp_path / "same.net")
+    assert read_netx(tmp_path / "same.net").blocks[0].synapse.file_weight.tolist() == [[-16]]
+    # built without file weights, all-zero values have no file encoding: refused, no file
     out = tmp_path / "out.net"
-    try:
-        write_netx(net, out)
-    except ValueError as exc:
-        assert "layer_0" in str(exc)
-        assert not out.exists()
-        return
-    pytest.fail("write_netx wrote a file that read_netx refuses")
+    with pytest.raises(ValueError, match="layer_0"):
+        write_netx(without_file_weights(net), out)
+    assert not out.exists()
 
 
 def test_rewrite_preserves_inhibitory_layer_with_zero(tmp_path):
@@ -290,12 +308,31 @@ def test_write_without_input_layer(tmp_path, small_net):
 
 
 def test_fractional_synapse_values_from_a_file_are_refused_on_write(tmp_path):
-    """The netx corner hypothesis found: a file whose weights act as fractions on lava."""
+    """The netx corner hypothesis found: a file whose weights act as fractions on lava.
+    Read from the file, its weights are written back as they were; built in code (no file
+    weights), fractional values have no encoding and are refused."""
     spec = NetSpec(n_in=3, layers=[LayerSpec(weight=np.array([[-4, -3, -3], [0, -3, -4]]))])
     write_spec(spec, tmp_path / "f.net")
     net = read_netx(tmp_path / "f.net")
     assert net.blocks[0].synapse.values.tolist() == [[-3.5, -3.0, -3.0], [0.0, -3.0, -3.5]]
     assert not net.blocks[0].synapse.values_are_integers
+    write_netx(net, tmp_path / "same.net")
+    assert read_netx(tmp_path / "same.net").same_as(net)
     with pytest.raises(ValueError, match="layer_0: fractional synapse values"):
-        write_netx(net, tmp_path / "g.net")
+        write_netx(without_file_weights(net), tmp_path / "g.net")
     assert not (tmp_path / "g.net").exists()
+
+
+def test_trained_file_weights_are_written_as_they_are(tmp_path):
+    """Training's file weights go into the file unchanged even where netx maps them lossily
+    (all <= 0 with -256: netx reads -256 as -255), as the exporter always wrote them."""
+    from ranvier.hw_models.neurons import CubaNeurons
+
+    w = np.array([[-256, 0, -64, -58], [-32, 0, -26, -76]])
+    syn = DenseSynapse.from_file_weights(w)
+    assert syn.values.min() == -255  # the lossy corner: no encoding maps back to -256
+    net = Network(4, [Block(syn, CubaNeurons.create(2, 100, 4096, 4096))])
+    write_netx(net, tmp_path / "w.net")
+    with h5py.File(tmp_path / "w.net") as f:
+        assert f["layer/1/weight"][()].tolist() == w.tolist()
+    assert read_netx(tmp_path / "w.net").same_as(net)
