@@ -122,13 +122,31 @@ class LavaNeuron:
 
     process: str
     kwargs: Callable[[Any, str], dict[str, Any]]
+    #: the Var a membrane probe reads (the unit's ``membrane``: lava names its state alike)
+    membrane: str = "v"
+    #: the neuron Vars that hold its whole state, zeroed between samples when one runtime
+    #: serves several; None: the process has state that does not start at zero, so every
+    #: sample gets a fresh network
+    state: tuple[str, ...] | None = None
+
+
+def process_entry(lava, process: object) -> LavaNeuron | None:
+    """The entry whose lava process ``process`` is an instance of (None for others)."""
+    for entry in LAVA_PROCESSES.values():
+        cls = getattr(lava, entry.process, None)
+        if cls is not None and type(process) is cls:
+            return entry
+    return None
 
 
 #: How lava runs each neuron unit: one line per unit.
 LAVA_PROCESSES: dict[type[NeuronGroup], LavaNeuron] = {
-    CubaNeurons: LavaNeuron("LIF", lif_kwargs),
-    AlifNeurons: LavaNeuron("ATRLIF", atrlif_kwargs),
-    AdlifNeurons: LavaNeuron("AdLIFPlus", adlif_kwargs),
+    CubaNeurons: LavaNeuron("LIF", lif_kwargs, CubaNeurons.membrane, ("u", "v")),
+    # ATRLIF's theta starts at theta_0 and is overwritten on its first step only
+    # (atrlif/models.py:229-232, 260-261): no reuse
+    AlifNeurons: LavaNeuron("ATRLIF", atrlif_kwargs, AlifNeurons.membrane, None),
+    # adlif_process.py keeps nothing but u, w, s
+    AdlifNeurons: LavaNeuron("AdLIFPlus", adlif_kwargs, AdlifNeurons.membrane, ("u", "w", "s")),
 }
 #: Every neuron type by its tag (``hw_models.neurons.NEURON_TYPES``, aliases included).
 LAVA_NEURONS: dict[str, LavaNeuron] = {

@@ -13,6 +13,7 @@ import numpy as np
 from ranvier.hw_models.simulator import layer_indices
 
 from .netx_patch import NetxNeuronTypes
+from .neurons import process_entry
 from .runtime import close_netx_file, fixed_pt_run_cfg, shutdown, wait_for_run
 
 # ~cost of one element through Var.set / Var.get (measured 34-42 us) and of a
@@ -122,23 +123,19 @@ class Built:
 
     def _membrane_var(self, index: int):
         """The Var holding layer ``index``'s membrane: v (LIF, ATRLIF) or u (AdLIFPlus)."""
-        lava = self.lava
         neuron = getattr(self.layers[index], "neuron", None)
-        if type(neuron) in (lava.LIF, lava.ATRLIF):
-            return neuron.v
-        if type(neuron) is lava.AdLIFPlus:
-            return neuron.u
+        entry = process_entry(self.lava, neuron)
+        if entry is not None:
+            return getattr(neuron, entry.membrane)
         raise ValueError(
             f"layer {index}: cannot probe the membrane of a {type(neuron).__name__} neuron"
         )
 
     def state_vars(self):
-        """Vars to zero between samples, or None if the network contains a
-        process whose full state is not known to be zero-initialised and held
-        in these Vars: (a_buff, u, v) for LIF, (a_buff, u, w, s) for AdLIFPlus
-        (adlif_process.py keeps nothing else). ATRLIF is not eligible: its theta
-        starts at theta_0 and is overwritten on its first step only
-        (atrlif/models.py:229-232, 260-261), so it gets a fresh network."""
+        """Vars to zero between samples (each synapse's a_buff and its neuron process's
+        ``LavaNeuron.state``: u, v for LIF; u, w, s for AdLIFPlus), or None if the network
+        contains a process whose full state is not known to be zero-initialised and held in
+        such Vars (ATRLIF, anything netx-native but LIF): it gets a fresh network."""
         lava = self.lava
         out = []
         for layer in self.layers:
@@ -148,12 +145,10 @@ class Built:
             neu = getattr(layer, "neuron", None)
             if type(syn) not in (lava.Dense, lava.DelayDense):
                 return None
-            if type(neu) is lava.LIF:
-                out += [syn.a_buff, neu.u, neu.v]
-            elif type(neu) is lava.AdLIFPlus:
-                out += [syn.a_buff, neu.u, neu.w, neu.s]
-            else:
+            entry = process_entry(lava, neu)
+            if entry is None or entry.state is None:
                 return None
+            out += [syn.a_buff, *(getattr(neu, name) for name in entry.state)]
         return out
 
     def run(self, steps: int, timeout: float | None = None) -> None:
