@@ -226,7 +226,9 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
 
 
 #: Readers of the layer types that make a block, by ``layer/<i>/type``.
-BLOCK_READERS: dict[str, Callable[[h5py.Group, int, Path, str], Block]] = {"dense": _read_dense}
+BLOCK_READERS: dict[str, Callable[[h5py.Group, int, Path, str], Block]] = {
+    DenseSynapse.layer_type: _read_dense
+}
 
 
 @contextmanager
@@ -443,7 +445,7 @@ def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
 
 
 def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
-    g.create_dataset("type", (1,), "S10", [b"dense"])
+    g.create_dataset("type", (1,), "S10", [DenseSynapse.layer_type.encode()])
     g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
     g.create_dataset("inFeatures", data=layer.weight.shape[1])
     g.create_dataset("outFeatures", data=layer.weight.shape[0])
@@ -470,6 +472,35 @@ def _compact(values: np.ndarray) -> np.ndarray | int:
     return int(values[0]) if values.size and np.all(values == values[0]) else values
 
 
+def _neuron_fields(block: Block) -> dict:
+    """The neuron group's fields by their netx names (any unit, through its schema)."""
+    neu = block.neurons
+    if np.any(neu.bias_exp != NETX_BIAS_EXP):
+        raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
+    return {
+        f.netx: int(getattr(neu, f.name)) if f.scalar else _compact(getattr(neu, f.name))
+        for f in neu.FIELDS
+    }
+
+
+def _dense_layer(block: Block) -> LayerSpec:
+    """A dense block as netx fields: file weights, delays, bias and the neuron group."""
+    fields = _neuron_fields(block)
+    neu = block.neurons
+    return LayerSpec(
+        weight=file_weights(block.synapse, block.name),
+        delay=block.synapse.delay,
+        bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
+        name=block.name,
+        neuron_type=neu.neuron_type,
+        neuron_fields=fields,
+    )
+
+
+#: Writers of the block layer types, by ``Synapse.layer_type`` (the readers' counterpart).
+BLOCK_WRITERS: dict[str, Callable[[Block], LayerSpec]] = {DenseSynapse.layer_type: _dense_layer}
+
+
 def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
     """The netx fields of an IR network; raises ValueError for what netx cannot express."""
     spec = NetSpec(
@@ -480,23 +511,10 @@ def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
         readout=network.meta.get("readout"),
     )
     for block in network.blocks:
-        syn, neu = block.synapse, block.neurons
-        if np.any(neu.bias_exp != NETX_BIAS_EXP):
-            raise ValueError(f"{block.name}: netx fixes the bias exponent at {NETX_BIAS_EXP}")
-        fields = {
-            f.netx: int(getattr(neu, f.name)) if f.scalar else _compact(getattr(neu, f.name))
-            for f in neu.FIELDS
-        }
-        spec.layers.append(
-            LayerSpec(
-                weight=file_weights(syn, block.name),
-                delay=syn.delay,
-                bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
-                name=block.name,
-                neuron_type=neu.neuron_type,
-                neuron_fields=fields,
-            )
-        )
+        writer = BLOCK_WRITERS.get(block.synapse.layer_type)
+        if writer is None:
+            raise ValueError(f"{block.name}: no netx writer for {block.synapse.layer_type!r}")
+        spec.layers.append(writer(block))
     return spec
 
 
