@@ -425,7 +425,7 @@ def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
 
     The layout is SLAYER's export_hdf5: ``simulation/{Ts, tSample}``, an optional ``input``
     layer with the channel count, then one ``dense`` layer per entry with shape,
-    in/outFeatures, weight, bias, delay and the CUBA neuron's device parameters.
+    in/outFeatures, weight, bias, delay and the neuron group's fields (its unit's schema).
     """
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         sim = f.create_group("simulation")

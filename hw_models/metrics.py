@@ -27,7 +27,7 @@ from .simulator import SimResult
 
 def layer_footprint_bits(block: Block) -> int:
     """Bits of one layer as stored: every weight entry (zeros included, as NeuroBench counts
-    parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the CUBA
+    parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the
     parameters of each neuron (``NeuronGroup.param_bits``)."""
     entries = block.synapse.entries
     delay_bits = DELAY_BITS * entries if block.synapse.has_delays else 0

@@ -94,10 +94,6 @@ class Quant:
             return (DECAY_UNITY - decay_const(1.0 - decay)) / DECAY_UNITY
         return 1.0 - decay
 
-    def frac(self, value: torch.Tensor) -> torch.Tensor:
-        """A 12-bit fraction: ``value``, or ``round(4096 * value) / 4096``."""
-        return round_ste(value * DECAY_UNITY) / DECAY_UNITY if self.quantized else value
-
 
 def _uniform(n: int, lo: float, hi: float, generator: torch.Generator | None) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64).float()
@@ -293,7 +289,7 @@ ADLIF_RANGES = {
 class AdlifNeuron(NeuronBase):
     """AdLIF+ (Deckers et al.): membrane u and adaptation current w, per-neuron alpha, beta,
     a, b, initialised uniformly within the seed's ranges and clipped to them. Quantized, it is
-    ``hw_models.adlif.adlif_step``: u_decay = round(4096 (1 - alpha)), w_decay likewise,
+    ``hw_models.neurons.adlif.adlif_step``: u_decay = round(4096 (1 - alpha)), w_decay likewise,
     a_mant = round(4096 a), b_mant = round(b vth_mant).
     """
 

@@ -195,7 +195,7 @@ def _alif_group(p: dict, n: int) -> AlifNeurons:
 
 
 def _loihi_alif(a: np.ndarray, p: dict):
-    """hw_models.alif.alif_step (lava-nc PyATRLIFModelFixed); spikes, v, events."""
+    """hw_models.neurons.alif.alif_step (lava-nc PyATRLIFModelFixed); spikes, v, events."""
     group = _alif_group(p, a.shape[1])
     state = alif_init(group, a.shape[:-1])
     spikes, volts = [], []

@@ -1,6 +1,6 @@
 """Energy model: profiles, TOML errors, and the energy identities on real simulator runs.
 
-Networks come from ``convert.random_netx`` (written as netx files and read back, as users'
+Networks come from ``ranvier.testing.random_netx`` (written as netx files and read back, as users'
 files are), run on ``hw_models.simulate``; every expected value is recomputed here with explicit
 loops over neurons and synapses, independent of the vectorised code under test.
 """

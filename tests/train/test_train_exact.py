@@ -8,7 +8,7 @@
     include inputs that wrap the 24-bit current and saturate v (u and w for AdLIF+), strong
     ALIF adaptation, and per-neuron AdLIF+ parameters at the ends of their ranges; a sweep
     counts that those edges were actually reached.
-(b) Synapses: ``delayed_dense(quantized=True)`` against ``simulator.synaptic_input`` for random
+(b) Synapses: ``delayed_dense(quantized=True)`` against ``synapses.synaptic_input`` for random
     integer weights and delays 0..62 (T shorter than the delays included); the float modes:
     ``interp`` at integer delays equals the quantized result, at fractional delays it is the
     linear mix of the two neighbouring integer delays, and its delay (and weight) gradient is
