@@ -47,127 +47,6 @@ _STATE_MAX = float(STATE_HALF_RANGE - 1)
 _MULT_BITS = DECAY_SHIFT + 1
 
 
-@dataclass(kw_only=True)
-class AdlifNeurons(NeuronGroup):
-    """AdLIF+ neurons (adaptation current) in ranvier's Loihi 2 fixed-point form; the
-    equations are in the module docstring.
-
-    Parameters are per neuron, int64: ``u_decay`` (``uDecay``, alpha = 1 - u_decay/4096),
-    ``w_decay`` (``wDecay``, beta), ``a_mant`` (``aMant``, a = a_mant/4096), ``b_mant``
-    (``bMant``, the spike-triggered increment in threshold-mantissa units), ``vth_mant``,
-    ``bias_mant``/``bias_exp``. All five are range-checked (docs/neurons.md):
-    ``create(n, vth_mant, u_decay, w_decay, a_mant, b_mant, bias_mant=0, bias_exp=6)``.
-    """
-
-    neuron_type: ClassVar[str] = "ADLIF"
-    FIELDS: ClassVar[tuple[Field, ...]] = (
-        Field(
-            "u_decay",
-            "uDecay",
-            0,
-            DECAY_UNITY,
-            _MULT_BITS,
-            "1/4096 per step",
-            lava="u_decay",
-            model="alpha",
-            checked=True,
-        ),
-        Field(
-            "w_decay",
-            "wDecay",
-            0,
-            DECAY_UNITY,
-            _MULT_BITS,
-            "1/4096 per step",
-            lava="w_decay",
-            model="beta",
-            checked=True,
-        ),
-        Field(
-            "a_mant",
-            "aMant",
-            0,
-            DECAY_UNITY,
-            _MULT_BITS,
-            "1/4096",
-            lava="a_mant",
-            model="a",
-            checked=True,
-        ),
-        Field(
-            "b_mant",
-            "bMant",
-            0,
-            VTH_MANT_MAX,
-            VTH_BITS,
-            "2**6",
-            lava="b_mant",
-            model="b",
-            checked=True,
-        ),
-        Field(
-            "vth_mant",
-            "vThMant",
-            0,
-            NON_SPIKING_VTH_MANT,
-            VTH_BITS,
-            "2**6",
-            lava="vth_mant",
-            checked=True,
-        ),
-    )
-    ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "u_decay", "w_decay", "a_mant", "b_mant")
-    #: the state the read-out and the membrane probes report
-    membrane: ClassVar[str] = "u"
-    STATE_BITS: ClassVar[int] = 2 * STATE_BITS + 1  # u, w and the last spike
-
-    vth_mant: np.ndarray
-    u_decay: np.ndarray
-    w_decay: np.ndarray
-    a_mant: np.ndarray
-    b_mant: np.ndarray
-
-    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
-        return run_adlif(self, a_in, membrane_out)
-
-    def violations(self, name: str) -> list[str]:
-        out: list[str] = []
-        for f in map(self.field, ("u_decay", "w_decay")):  # multipliers 0..4096 (13 bits)
-            if outside(getattr(self, f.name), 0, DECAY_UNITY):
-                out.append(f"{name}: {f.netx} must be 0..{DECAY_UNITY}")
-        out += self.threshold_violations(name, (self.field("b_mant"),))
-        return out + super().violations(name)
-
-    def model_parameters(self) -> dict[str, np.ndarray]:
-        """The AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md)."""
-        return {
-            "alpha": 1 - self.per_step("u_decay"),
-            "beta": 1 - self.per_step("w_decay"),
-            "a": self.per_step("a_mant"),
-            "b": self.per_threshold("b_mant"),
-        }
-
-    @staticmethod
-    def from_model(
-        alpha: Any,
-        beta: Any,
-        a: Any,
-        b: Any,
-        vth_mant: int,
-        round_fn: Any = np.rint,
-        clip_fn: Any = np.clip,
-    ) -> dict[str, Any]:
-        """Integer parameters of the float AdLIF+ model: ``u_decay = round(4096 (1 - alpha))``,
-        ``w_decay`` likewise from beta, ``a_mant = round(4096 a)``, ``b_mant = round(b
-        vth_mant)``, each clipped to its range. Training passes its straight-through ops."""
-        return {
-            "u_decay": decay_constant(alpha, round_fn, clip_fn),
-            "w_decay": decay_constant(beta, round_fn, clip_fn),
-            "a_mant": clip_fn(round_fn(a * DECAY_UNITY), 0, DECAY_UNITY),
-            "b_mant": clip_fn(round_fn(b * vth_mant), 0, None),
-        }
-
-
 @dataclass
 class AdlifState:
     """Integer state of AdLIF+ neurons: membrane u, adaptation current w, last spike s."""
@@ -251,6 +130,125 @@ def run_adlif(
         if membrane_out is not None:
             membrane_out[t] = u
     return spikes.view(np.uint8)
+
+
+@dataclass(kw_only=True)
+class AdlifNeurons(NeuronGroup):
+    """AdLIF+ neurons (adaptation current) in ranvier's Loihi 2 fixed-point form; the
+    equations are in the module docstring.
+
+    Parameters are per neuron, int64: ``u_decay`` (``uDecay``, alpha = 1 - u_decay/4096),
+    ``w_decay`` (``wDecay``, beta), ``a_mant`` (``aMant``, a = a_mant/4096), ``b_mant``
+    (``bMant``, the spike-triggered increment in threshold-mantissa units), ``vth_mant``,
+    ``bias_mant``/``bias_exp``. All five are range-checked (docs/neurons.md):
+    ``create(n, vth_mant, u_decay, w_decay, a_mant, b_mant, bias_mant=0, bias_exp=6)``.
+    """
+
+    neuron_type: ClassVar[str] = "ADLIF"
+    FIELDS: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "u_decay",
+            "uDecay",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096 per step",
+            lava="u_decay",
+            model="alpha",
+            checked=True,
+        ),
+        Field(
+            "w_decay",
+            "wDecay",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096 per step",
+            lava="w_decay",
+            model="beta",
+            checked=True,
+        ),
+        Field(
+            "a_mant",
+            "aMant",
+            0,
+            DECAY_UNITY,
+            _MULT_BITS,
+            "1/4096",
+            lava="a_mant",
+            model="a",
+            checked=True,
+        ),
+        Field(
+            "b_mant",
+            "bMant",
+            0,
+            VTH_MANT_MAX,
+            VTH_BITS,
+            "2**6",
+            lava="b_mant",
+            model="b",
+            checked=True,
+        ),
+        Field(
+            "vth_mant",
+            "vThMant",
+            0,
+            NON_SPIKING_VTH_MANT,
+            VTH_BITS,
+            "2**6",
+            lava="vth_mant",
+            checked=True,
+        ),
+    )
+    ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "u_decay", "w_decay", "a_mant", "b_mant")
+    KERNEL = staticmethod(run_adlif)
+    #: the state the read-out and the membrane probes report
+    membrane: ClassVar[str] = "u"
+    STATE_BITS: ClassVar[int] = 2 * STATE_BITS + 1  # u, w and the last spike
+
+    vth_mant: np.ndarray
+    u_decay: np.ndarray
+    w_decay: np.ndarray
+    a_mant: np.ndarray
+    b_mant: np.ndarray
+
+    def violations(self, name: str) -> list[str]:
+        out: list[str] = []
+        for f in map(self.field, ("u_decay", "w_decay")):  # multipliers 0..4096 (13 bits)
+            if outside(getattr(self, f.name), 0, DECAY_UNITY):
+                out.append(f"{name}: {f.netx} must be 0..{DECAY_UNITY}")
+        out += self.threshold_violations(name, (self.field("b_mant"),))
+        return out + super().violations(name)
+
+    def model_parameters(self) -> dict[str, np.ndarray]:
+        """The AdLIF+ quantities ``alpha``, ``beta``, ``a``, ``b`` (docs/neurons.md)."""
+        return {
+            "alpha": 1 - self.per_step("u_decay"),
+            "beta": 1 - self.per_step("w_decay"),
+            "a": self.per_step("a_mant"),
+            "b": self.per_threshold("b_mant"),
+        }
+
+    @staticmethod
+    def from_model(
+        alpha: Any,
+        beta: Any,
+        a: Any,
+        b: Any,
+        vth_mant: int,
+        round_fn: Any = np.rint,
+        clip_fn: Any = np.clip,
+    ) -> dict[str, Any]:
+        """Integer parameters of the float AdLIF+ model: ``u_decay = round(4096 (1 - alpha))``,
+        ``w_decay`` likewise from beta, ``a_mant = round(4096 a)``, ``b_mant = round(b
+        vth_mant)``, each clipped to its range. Training passes its straight-through ops."""
+        return {
+            "u_decay": decay_constant(alpha, round_fn, clip_fn),
+            "w_decay": decay_constant(beta, round_fn, clip_fn),
+            "a_mant": clip_fn(round_fn(a * DECAY_UNITY), 0, DECAY_UNITY),
+            "b_mant": clip_fn(round_fn(b * vth_mant), 0, None),
+        }
 
 
 @dataclass

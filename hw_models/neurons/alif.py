@@ -265,6 +265,7 @@ class AlifNeurons(NeuronGroup):
         "theta_decay",
         "ref_decay",
     )
+    KERNEL = staticmethod(run_alif)
     membrane: ClassVar[str] = "v"
     STATE_BITS: ClassVar[int] = 4 * STATE_BITS  # i, v, theta, r (lava: int32, no width)
 
@@ -275,9 +276,6 @@ class AlifNeurons(NeuronGroup):
     theta_decay: np.ndarray
     ref_decay: np.ndarray
     ref_delay: int = 1
-
-    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
-        return run_alif(self, a_in, membrane_out)
 
     def violations(self, name: str) -> list[str]:
         out = lif_decay_violations(

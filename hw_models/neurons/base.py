@@ -12,6 +12,7 @@ so no code outside the unit branches on the type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -113,6 +114,8 @@ class NeuronGroup:
     membrane: ClassVar[str] = "v"
     #: bits of state stored per neuron (``state_bits``)
     STATE_BITS: ClassVar[int] = 0
+    #: the batched kernel ``(group, a_in, membrane_out) -> spikes`` that :meth:`run` calls
+    KERNEL: ClassVar[Callable[..., np.ndarray]]
 
     n: int
     bias_mant: np.ndarray
@@ -194,7 +197,7 @@ class NeuronGroup:
         ``membrane_out`` (``(T, N, C)``, optional) receives the ``membrane`` state at the end
         of every step.
         """
-        raise NotImplementedError
+        return type(self).KERNEL(self, a_in, membrane_out)
 
     # --- Loihi 2 -------------------------------------------------------------------------
     def violations(self, name: str) -> list[str]:

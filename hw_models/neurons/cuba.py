@@ -174,6 +174,7 @@ class CubaNeurons(NeuronGroup):
         REF_DELAY,
     )
     ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "i_decay", "v_decay")
+    KERNEL = staticmethod(run_cuba)
     membrane: ClassVar[str] = "v"
     STATE_BITS: ClassVar[int] = 2 * STATE_BITS  # u and v
 
@@ -181,9 +182,6 @@ class CubaNeurons(NeuronGroup):
     i_decay: np.ndarray
     v_decay: np.ndarray
     ref_delay: int = 1
-
-    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
-        return run_cuba(self, a_in, membrane_out)
 
     def violations(self, name: str) -> list[str]:
         out = lif_decay_violations(
