@@ -44,9 +44,8 @@ from ranvier.hw_models.fixed_point import (
     NETX_BIAS_EXP,
     NETX_WEIGHT_MIN,
     NON_SPIKING_VTH_MANT,
-    netx_optimize_weight_bits,
 )
-from ranvier.hw_models.network import Block, DenseSynapse, Network
+from ranvier.hw_models.network import Block, DenseSynapse, Network, RecurrentDenseSynapse
 from ranvier.hw_models.neurons import NEURON_TYPES, CubaNeurons, NeuronGroup
 from ranvier.hw_models.readout import READOUT_MODES
 
@@ -139,7 +138,8 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
 
 
 def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: str) -> np.ndarray:
-    """Broadcast a netx delay field to per-synapse delays exactly as netx's create_dense does."""
+    """Broadcast a netx delay field (at ``where``) to per-synapse delays exactly as netx's
+    create_dense does."""
     n_out, n_in = shape
     if delay.ndim == 0:
         return np.full(shape, int(delay.reshape(-1)[0]), dtype=np.int64)
@@ -152,82 +152,151 @@ def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: 
         return delay
     raise _fail(
         path,
-        f"{where}/delay",
+        where,
         f"shape {delay.shape} fits neither the weight {shape}, its {n_out} outputs "
         f"nor its {n_in} inputs",
     )
 
 
-def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
-    if "shape" not in layer:
-        raise _fail(path, f"{where}/shape", "missing")
-    n = int(np.prod(_read_scalar(layer, "shape", path, where)))
-    if "weight" not in layer:
-        raise _fail(path, f"{where}/weight", "missing")
-    if isinstance(layer["weight"], h5py.Group):  # netx's weight/real + weight/imag
-        raise _fail(path, f"{where}/weight", "complex (real/imag) weights are not supported")
-    raw = _read_array(layer, "weight", path, where)
+def _declared(layer: h5py.Group, key: str, path: Path, where: str) -> int | None:
+    """An optional size field (``inFeatures``/``outFeatures``); None when absent or empty (an
+    HDF5 null dataspace, as mlGeNN's exporter writes them)."""
+    if key not in layer:
+        return None
+    ds = layer[key]
+    if isinstance(ds, h5py.Dataset) and ds.shape is None:
+        return None
+    return int(_read_scalar(layer, key, path, where).reshape(-1)[0])
+
+
+def _read_weight(
+    layer: h5py.Group, key: str, n: int, n_in: int, path: Path, where: str
+) -> np.ndarray:
+    """An integer weight matrix ``(n, n_in)`` as netx reads it (1-D fills ``n`` rows; values
+    truncated toward zero, as netx's ``astype(int)``)."""
+    if key not in layer:
+        raise _fail(path, f"{where}/{key}", "missing")
+    if isinstance(layer[key], h5py.Group):  # netx's weight/real + weight/imag
+        raise _fail(path, f"{where}/{key}", "complex (real/imag) weights are not supported")
+    raw = _read_array(layer, key, path, where)
     if raw.size and np.abs(raw).max() >= INT32_LIMIT:
-        raise _fail(path, f"{where}/weight", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
-    # netx's NetDict casts weights with astype(int): truncation toward zero.
+        raise _fail(path, f"{where}/{key}", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
     weight = raw.astype(np.int64)
     if weight.ndim == 1:
         if n == 0 or weight.size % n:
-            raise _fail(path, f"{where}/weight", f"{weight.size} values do not fill {n} rows")
+            raise _fail(path, f"{where}/{key}", f"{weight.size} values do not fill {n} rows")
         weight = weight.reshape(n, -1)
     if weight.ndim != 2:
-        raise _fail(path, f"{where}/weight", f"expected 2 dimensions, found {weight.ndim}")
+        raise _fail(path, f"{where}/{key}", f"expected 2 dimensions, found {weight.ndim}")
     if weight.shape[0] != n:
-        raise _fail(path, f"{where}/weight", f"has {weight.shape[0]} rows but shape says {n}")
-    for key, expected, axis in (("outFeatures", weight.shape[0], 0), ("inFeatures", n_in, 1)):
-        if key in layer:
-            declared = int(_read_scalar(layer, key, path, where).reshape(-1)[0])
-            if declared != weight.shape[axis]:
-                raise _fail(
-                    path,
-                    f"{where}/weight",
-                    f"shape {weight.shape} does not match {key}={declared}",
-                )
-            if axis == 1 and declared != expected:
-                raise _fail(
-                    path, f"{where}/inFeatures", f"{declared} but the layer before has {expected}"
-                )
+        raise _fail(path, f"{where}/{key}", f"has {weight.shape[0]} rows but shape says {n}")
     if weight.shape[1] != n_in:
-        raise _fail(
-            path,
-            f"{where}/weight",
-            f"shape {weight.shape} expects {weight.shape[1]} inputs, the layer before has {n_in}",
-        )
-    try:
-        synapse = DenseSynapse.from_file_weights(weight)
-    except ValueError as exc:
-        raise _fail(path, f"{where}/weight", str(exc)) from None
-    delay = None
-    if "delay" in layer:
-        d = _read_array(layer, "delay", path, where)
-        if d.dtype.kind == "f" and np.any(d != np.round(d)):
-            raise _fail(path, f"{where}/delay", "delays must be integers")
-        d = d.astype(np.int64)
-        if d.size and d.min() < 0:
-            raise _fail(path, f"{where}/delay", f"negative delay {d.min()}")
-        if d.size and d.max() > MAX_DELAY:
-            raise _fail(
-                path, f"{where}/delay", f"delay {d.max()} exceeds Loihi 2's maximum {MAX_DELAY}"
+        if key == "weight_rec":
+            msg = f"shape {weight.shape} is not ({n}, {n}): it maps the layer onto itself"
+        else:
+            msg = (
+                f"shape {weight.shape} expects {weight.shape[1]} inputs, "
+                f"the layer before has {n_in}"
             )
-        delay = _expand_delay(d, weight.shape, path, where)
+        raise _fail(path, f"{where}/{key}", msg)
+    return weight
+
+
+def _read_delay(
+    layer: h5py.Group, key: str, shape: tuple[int, int], path: Path, where: str
+) -> np.ndarray | None:
+    """Optional integer delays 0..62 broadcast to per-synapse ``shape`` (netx's rules)."""
+    if key not in layer:
+        return None
+    d = _read_array(layer, key, path, where)
+    if d.dtype.kind == "f" and np.any(d != np.round(d)):
+        raise _fail(path, f"{where}/{key}", "delays must be integers")
+    d = d.astype(np.int64)
+    if d.size and d.min() < 0:
+        raise _fail(path, f"{where}/{key}", f"negative delay {d.min()}")
+    if d.size and d.max() > MAX_DELAY:
+        raise _fail(
+            path, f"{where}/{key}", f"delay {d.max()} exceeds Loihi 2's maximum {MAX_DELAY}"
+        )
+    return _expand_delay(d, shape, path, f"{where}/{key}")
+
+
+def _layer_size(layer: h5py.Group, path: Path, where: str) -> int:
+    if "shape" not in layer:
+        raise _fail(path, f"{where}/shape", "missing")
+    return int(np.prod(_read_scalar(layer, "shape", path, where)))
+
+
+def _check_features(layer: h5py.Group, weight: np.ndarray, n_in: int, path: Path, where: str):
+    """``outFeatures``/``inFeatures``, when the file declares them, against the weight."""
+    for key, axis in (("outFeatures", 0), ("inFeatures", 1)):
+        declared = _declared(layer, key, path, where)
+        if declared is None:
+            continue
+        if declared != weight.shape[axis]:
+            raise _fail(
+                path, f"{where}/weight", f"shape {weight.shape} does not match {key}={declared}"
+            )
+        if axis == 1 and declared != n_in:
+            raise _fail(path, f"{where}/inFeatures", f"{declared} but the layer before has {n_in}")
+
+
+def _read_block_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGroup:
+    """The layer's neuron group with the layer's ``bias``."""
     neurons = _read_neurons(layer, n, path, where)
     if "bias" in layer:
         bias = _read_array(layer, "bias", path, where).astype(np.int64).reshape(-1)
         if bias.size not in (1, n):
             raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons")
         neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
-    synapse = replace(synapse, delay=delay)
+    return neurons
+
+
+def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
+    n = _layer_size(layer, path, where)
+    for key in ("weight_rec", "delay_rec"):
+        if key in layer:
+            raise _fail(
+                path,
+                f"{where}/{key}",
+                "a 'dense' layer has no recurrent synapse; "
+                "recurrent layers are of type 'dense_rec'",
+            )
+    weight = _read_weight(layer, "weight", n, n_in, path, where)
+    _check_features(layer, weight, n_in, path, where)
+    try:
+        synapse = DenseSynapse.from_file_weights(weight)
+    except ValueError as exc:
+        raise _fail(path, f"{where}/weight", str(exc)) from None
+    delay = _read_delay(layer, "delay", weight.shape, path, where)
+    neurons = _read_block_neurons(layer, n, path, where)
+    return Block(synapse=replace(synapse, delay=delay), neurons=neurons)
+
+
+def _read_dense_rec(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
+    """A recurrent dense layer: ``weight``/``delay`` from the layer before, ``weight_rec``/
+    ``delay_rec`` (n, n) from its own neurons; one weight mapping for both, as netx's."""
+    n = _layer_size(layer, path, where)
+    weight = _read_weight(layer, "weight", n, n_in, path, where)
+    _check_features(layer, weight, n_in, path, where)
+    if "weight_rec" not in layer:
+        missing = "delay_rec without weight_rec" if "delay_rec" in layer else "missing"
+        raise _fail(path, f"{where}/weight_rec", missing)
+    weight_rec = _read_weight(layer, "weight_rec", n, n, path, where)
+    delay = _read_delay(layer, "delay", weight.shape, path, where)
+    delay_rec = _read_delay(layer, "delay_rec", weight_rec.shape, path, where)
+    try:
+        synapse = RecurrentDenseSynapse.from_file_weights(weight, weight_rec, delay, delay_rec)
+    except ValueError as exc:
+        raise _fail(path, f"{where}/weight, {where}/weight_rec", str(exc)) from None
+    neurons = _read_block_neurons(layer, n, path, where)
     return Block(synapse=synapse, neurons=neurons)
 
 
 #: Readers of the layer types that make a block, by ``layer/<i>/type``.
 BLOCK_READERS: dict[str, Callable[[h5py.Group, int, Path, str], Block]] = {
-    DenseSynapse.layer_type: _read_dense
+    DenseSynapse.layer_type: _read_dense,
+    RecurrentDenseSynapse.layer_type: _read_dense_rec,
 }
 
 
@@ -345,8 +414,9 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
 # --- writing ---------------------------------------------------------------------------------
 
 
-def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
-    """Integer weights in netx's file scale that netx maps back onto the same synapse values.
+def file_weights(synapse: DenseSynapse | RecurrentDenseSynapse, where: str = "") -> np.ndarray:
+    """Integer weights in netx's file scale that netx maps back onto the same synapse values
+    (a recurrent synapse: ``[weight | weight_rec]``, mapped together as netx maps them).
 
     netx derives the exponent and weight bits from the file weights, and the model then
     clips and truncates them (docs/file_format.md), so writing ``eff * 2**weight_exp`` does
@@ -356,17 +426,20 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
     ``values * 2**k`` for k = 0, 1, … and keeps the first that netx maps back exactly. It
     raises ValueError when none does (or every weight is zero).
     """
-    from ranvier.hw_models.fixed_point import WeightFormatError, synapse_weights
+    from ranvier.hw_models.fixed_point import WeightFormatError
 
     values = synapse.values
     label = f"{where}: " if where else ""
-    own = synapse.file_weight
-    if own is not None and own.any() and own.shape == values.shape:
+
+    def maps_back(candidate: np.ndarray) -> bool:
         try:
-            if np.array_equal(DenseSynapse.from_file_weights(own).values, values):
-                return own
+            return synapse.with_file_weights(candidate).same_as(synapse)
         except WeightFormatError:
-            pass
+            return False
+
+    own = synapse.file_weight
+    if own is not None and own.any() and own.shape == values.shape and maps_back(own):
+        return own
     if not values.any():
         raise ValueError(f"{label}every synapse weight is zero; netx cannot load such a layer")
     if np.any(values != np.round(values)):
@@ -376,12 +449,7 @@ def file_weights(synapse: DenseSynapse, where: str = "") -> np.ndarray:
         if np.abs(candidate).max() > -NETX_WEIGHT_MIN:
             break
         cand = candidate.astype(np.int64)
-        try:
-            mant, bits, exp = netx_optimize_weight_bits(cand)
-        except WeightFormatError:
-            continue
-        back = np.ldexp(synapse_weights(mant, bits).astype(np.float64), exp)
-        if np.array_equal(back, values):
+        if maps_back(cand):
             return cand
     raise ValueError(f"{label}these synapse weights have no netx file encoding")
 
@@ -406,6 +474,10 @@ class LayerSpec:
     name: str = ""
     neuron_type: str = CubaNeurons.neuron_type
     neuron_fields: dict = field(default_factory=dict)
+    #: the recurrent synapse of a ``dense_rec`` layer, (n, n), and its delays (None: a
+    #: ``dense`` layer, or no recurrent delays)
+    weight_rec: np.ndarray | None = None
+    delay_rec: np.ndarray | int | None = None
 
 
 @dataclass
@@ -445,7 +517,9 @@ def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
 
 
 def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
-    g.create_dataset("type", (1,), "S10", [DenseSynapse.layer_type.encode()])
+    recurrent = layer.weight_rec is not None or layer.delay_rec is not None
+    kind = RecurrentDenseSynapse if recurrent else DenseSynapse
+    g.create_dataset("type", (1,), "S10", [kind.layer_type.encode()])
     g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
     g.create_dataset("inFeatures", data=layer.weight.shape[1])
     g.create_dataset("outFeatures", data=layer.weight.shape[0])
@@ -454,6 +528,10 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
         g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
     if layer.delay is not None:
         g.create_dataset("delay", data=np.asarray(layer.delay, dtype=np.float32))
+    if layer.weight_rec is not None:
+        g.create_dataset("weight_rec", data=np.asarray(layer.weight_rec, dtype=np.float32))
+    if layer.delay_rec is not None:
+        g.create_dataset("delay_rec", data=np.asarray(layer.delay_rec, dtype=np.float32))
     n = g.create_group("neuron")
     n.create_dataset("type", (1,), "S10", [layer.neuron_type.encode()])
     # the type's fields by their file names: LayerSpec's own attributes (CUBA's iDecay, vDecay,
@@ -483,22 +561,41 @@ def _neuron_fields(block: Block) -> dict:
     }
 
 
-def _dense_layer(block: Block) -> LayerSpec:
-    """A dense block as netx fields: file weights, delays, bias and the neuron group."""
-    fields = _neuron_fields(block)
+def _layer_spec(block: Block, weight: np.ndarray, delay: np.ndarray | None) -> LayerSpec:
+    """A block's netx fields around its synapse's: bias and the neuron group."""
     neu = block.neurons
     return LayerSpec(
-        weight=file_weights(block.synapse, block.name),
-        delay=block.synapse.delay,
+        weight=weight,
+        delay=delay,
         bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
         name=block.name,
         neuron_type=neu.neuron_type,
-        neuron_fields=fields,
+        neuron_fields=_neuron_fields(block),
     )
 
 
+def _dense_layer(block: Block) -> LayerSpec:
+    """A dense block as netx fields: file weights, delays, bias and the neuron group."""
+    syn = block.synapse
+    return _layer_spec(block, file_weights(syn, block.name), syn.delay)
+
+
+def _dense_rec_layer(block: Block) -> LayerSpec:
+    """A recurrent block as netx fields: ``weight``/``weight_rec`` mapped together, both
+    delays, bias and the neuron group."""
+    syn = block.synapse
+    both = file_weights(syn, block.name)
+    spec = _layer_spec(block, both[:, : syn.n_in], syn.forward.delay)
+    spec.weight_rec = both[:, syn.n_in :]
+    spec.delay_rec = syn.recurrent.delay
+    return spec
+
+
 #: Writers of the block layer types, by ``Synapse.layer_type`` (the readers' counterpart).
-BLOCK_WRITERS: dict[str, Callable[[Block], LayerSpec]] = {DenseSynapse.layer_type: _dense_layer}
+BLOCK_WRITERS: dict[str, Callable[[Block], LayerSpec]] = {
+    DenseSynapse.layer_type: _dense_layer,
+    RecurrentDenseSynapse.layer_type: _dense_rec_layer,
+}
 
 
 def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:

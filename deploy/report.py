@@ -59,7 +59,7 @@ def build_report(
                 "cores": en.cores,
                 "spike_counts": counts.astype(int).tolist(),
                 "spike_rate_hz": (counts / seconds).tolist() if seconds else [],
-                "fan_out": fan_out_to_next(network, i).tolist(),
+                "fan_out": network.fan_out(i).tolist(),
                 "synaptic_events_caused": en.events_caused.astype(int).tolist(),
                 "neuron_energy_j": en.neuron_energy_j.tolist(),
                 "delay_histogram": delay_hist.astype(int).tolist(),
@@ -96,13 +96,6 @@ def build_report(
         "metrics": compute_metrics(network, result),
         "resources": energy.resources.as_dict(),
     }
-
-
-def fan_out_to_next(network: Network, i: int) -> np.ndarray:
-    """Each neuron of layer i: its number of non-zero synapses into layer i+1 (0 for the last)."""
-    if i + 1 == len(network.blocks):
-        return np.zeros(network.blocks[i].neurons.n, dtype=np.int64)
-    return network.blocks[i + 1].synapse.fan_out()
 
 
 def _csv_text(report: dict) -> str:

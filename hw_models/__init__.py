@@ -5,7 +5,7 @@ from .fixed_point import SignMode
 from .network import Block, Network
 from .neurons import NEURON_TYPES, AdlifNeurons, AlifNeurons, CubaNeurons, NeuronGroup
 from .simulator import LayerResult, SimResult, simulate
-from .synapses import DenseSynapse, Synapse
+from .synapses import DenseSynapse, RecurrentDenseSynapse, Synapse
 
 __all__ = [
     "NEURON_TYPES",
@@ -17,6 +17,7 @@ __all__ = [
     "LayerResult",
     "Network",
     "NeuronGroup",
+    "RecurrentDenseSynapse",
     "SignMode",
     "SimResult",
     "Synapse",

@@ -294,10 +294,7 @@ def energy_breakdown(
         updates_total = int(np.asarray(layer.neuron_updates, dtype=np.int64).sum())
         # every neuron is updated the same number of times (simulator.layer_result)
         updates = np.full(n, updates_total // n if n else 0, dtype=np.int64)
-        if i + 1 < len(network.blocks):
-            caused = spikes * network.blocks[i + 1].synapse.fan_out().astype(np.int64)
-        else:
-            caused = np.zeros(n, dtype=np.int64)
+        caused = spikes * network.fan_out(i)
         counts = {
             "synaptic": int(np.asarray(layer.synaptic_events, dtype=np.int64).sum()),
             "neuron": updates_total,

@@ -87,3 +87,45 @@ def current_voltage_step(
         v[:] = wrap_int32(v)
     if passes.voltage_clip:
         v[:] = saturate_voltage(v)
+
+
+class Drive:
+    """The activation ``a_in << 6`` a neuron kernel integrates, step by step.
+
+    A feed-forward layer's input is known for the whole run before its neurons start
+    (``a_in``, ``(T, N, C)``), and is scaled once. With a ``feedback`` (a recurrent synapse's
+    :class:`~ranvier.hw_models.synapses.recurrent.RecurrentInput`) step t's input also holds
+    what the layer's own earlier spikes deliver: it is assembled when step t comes, summed and
+    wrapped at 32 bits as lava's InPort sums its two int32 channels, and the kernel hands each
+    step's spikes back with :meth:`sent`.
+    """
+
+    def __init__(self, a_in: np.ndarray, feedback=None):
+        self.a_in = a_in
+        self.feedback = feedback
+        self.activation = scaled_activation(a_in) if feedback is None else None
+
+    def per_step_bound(self) -> np.ndarray:
+        """An upper bound on ``|activation|`` at each step, ``(T,)`` (``(1,)`` of 0 when
+        empty)."""
+        source = self.a_in if self.activation is None else self.activation
+        if not source.size:
+            return np.zeros(1)
+        flat = source.reshape(source.shape[0], -1)
+        bound = np.maximum(flat.max(axis=1), -flat.min(axis=1))
+        if self.feedback is not None:
+            bound = (bound + self.feedback.bound) * float(1 << ACT_SHIFT)
+        return bound
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        if self.activation is not None:
+            return self.activation[t]
+        a_t = self.a_in[t] + self.feedback.arriving(t)
+        if a_t.size and max(a_t.max(), -a_t.min()) >= INT32_LIMIT:
+            a_t = wrap_int32(a_t).astype(np.float64)
+        return scaled_activation(a_t)
+
+    def sent(self, t: int, fired: np.ndarray) -> None:
+        """The spikes of step t, for the feedback (nothing without one)."""
+        if self.feedback is not None:
+            self.feedback.send(t, fired)

@@ -27,12 +27,14 @@ from .simulator import SimResult
 
 def layer_footprint_bits(block: Block) -> int:
     """Bits of one layer as stored: every weight entry (zeros included, as NeuroBench counts
-    parameters) at 8 bits, a 6-bit delay per entry when the layer has delays, and the
-    parameters of each neuron (``NeuronGroup.param_bits``)."""
-    entries = block.synapse.entries
-    delay_bits = DELAY_BITS * entries if block.synapse.has_delays else 0
-    param_bits = block.neurons.param_bits()
-    return WEIGHT_BITS * entries + delay_bits + param_bits * block.neurons.n
+    parameters) at 8 bits, a 6-bit delay per entry of a synapse that has delays (a recurrent
+    layer's feed-forward and recurrent synapses each), and the parameters of each neuron
+    (``NeuronGroup.param_bits``)."""
+    synapse_bits = sum(
+        part.entries * (WEIGHT_BITS + (DELAY_BITS if part.has_delays else 0))
+        for part in block.synapse.parts
+    )
+    return synapse_bits + block.neurons.param_bits() * block.neurons.n
 
 
 def footprint_bytes(network: Network) -> int:

@@ -1,8 +1,9 @@
 """The network IR: what a Loihi 2 network is, in integers.
 
 A :class:`Network` is an ordered list of :class:`Block` s. Each block is a synapse (a class of
-:mod:`~ranvier.hw_models.synapses`, today the dense synapse with optional per-synapse delays)
-feeding a group of neurons (a unit of :mod:`~ranvier.hw_models.neurons`: a neuron type and its
+:mod:`~ranvier.hw_models.synapses`: the dense synapse with optional per-synapse delays, or the
+recurrent one that adds a synapse from the block's own neurons back onto them) feeding a group
+of neurons (a unit of :mod:`~ranvier.hw_models.neurons`: a neuron type and its
 integer parameters, one value per neuron). Training exports to it, the netx writer serializes
 it and the reader builds it, the simulator and the lava backend execute it, the report
 describes it.
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .neurons import NeuronGroup
-from .synapses import DenseSynapse, Synapse
+from .synapses import DenseSynapse, RecurrentDenseSynapse, Synapse
 
 
 @dataclass
 class Block:
-    """A synapse feeding a neuron group: one netx layer (``dense`` today)."""
+    """A synapse feeding a neuron group: one netx layer (``dense`` or ``dense_rec``)."""
 
     synapse: Synapse
     neurons: NeuronGroup
@@ -37,7 +40,7 @@ class Block:
 
 @dataclass
 class Network:
-    """An ordered stack of dense blocks fed by ``n_in`` input channels."""
+    """An ordered stack of blocks fed by ``n_in`` input channels."""
 
     n_in: int
     blocks: list[Block]
@@ -63,6 +66,19 @@ class Network:
     def layer_sizes(self) -> list[int]:
         return [b.neurons.n for b in self.blocks]
 
+    def fan_out(self, index: int) -> np.ndarray:
+        """Synapses each neuron of block ``index`` drives, ``(n,)``: its non-zero synapses
+        into the next block and, in a recurrent block, back into its own. The synaptic
+        events one of its spikes causes (energy shares, the report's per-neuron table)."""
+        block = self.blocks[index]
+        out = np.zeros(block.neurons.n, dtype=np.int64)
+        if index + 1 < len(self.blocks):
+            out += self.blocks[index + 1].synapse.fan_out()
+        recurrent = block.synapse.recurrent_fan_out()
+        if recurrent is not None:
+            out += recurrent
+        return out
+
     @property
     def readout(self) -> str:
         """The read-out: the one ``meta`` declares (a file's ``readout/mode``), else
@@ -83,4 +99,4 @@ class Network:
         )
 
 
-__all__ = ["Block", "DenseSynapse", "Network"]
+__all__ = ["Block", "DenseSynapse", "Network", "RecurrentDenseSynapse"]

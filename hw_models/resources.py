@@ -64,7 +64,8 @@ class LayerResources:
     """What one dense layer needs on Loihi 2.
 
     ``synapses`` counts non-zero effective weights (the synapses a sparse synapse memory
-    stores); ``delay_slots`` the dendritic accumulator slots, ``neurons * (max_delay + 1)``
+    stores; a recurrent layer's feed-forward and recurrent ones together); ``delay_slots`` the
+    dendritic accumulator slots, ``neurons * (max_delay + 1)``
     (each neuron accumulates input for every step a pending spike can still arrive in);
     ``memory_bytes`` = synapse + neuron parameter/state + accumulator bytes; ``cores`` the
     largest of the four ceilings; ``limited_by`` names the resource that set it.
@@ -112,8 +113,15 @@ def layer_resources(block: Block, limits: CoreLimits = LOIHI2_LIMITS) -> LayerRe
     synapses = syn.synapse_count
     max_delay = syn.max_delay
     slots = neurons * (max_delay + 1)
-    per_synapse = limits.weight_bits + (limits.delay_bits if syn.has_delays else 0)
-    synapse_bytes = _bytes(synapses * per_synapse)
+    # each stored synapse: its weight, and its delay where its part (feed-forward or
+    # recurrent) holds delays
+    synapse_bytes = _bytes(
+        sum(
+            part.synapse_count
+            * (limits.weight_bits + (limits.delay_bits if part.has_delays else 0))
+            for part in syn.parts
+        )
+    )
     per_neuron = block.neurons.param_bits() + block.neurons.state_bits()
     neuron_bytes = _bytes(neurons * per_neuron)
     accumulator_bytes = _bytes(slots * limits.accumulator_bits)

@@ -3,8 +3,9 @@
 Written for throughput: a layer's synaptic input is computed for every sample and every time
 step at once (the synapse class's ``synaptic_input``), then its neurons advance through time
 on whole ``(samples, neurons)`` arrays (the neuron unit's kernel). Layers run one after the
-other, which is exact because a feed-forward layer depends only on the spikes of the layer
-before.
+other, which is exact because a layer's feed-forward input depends only on the spikes of the
+layer before. A recurrent layer's own spikes come back to it through its synapse's
+``feedback`` (a ring buffer the kernel reads and feeds step by step).
 
 The arithmetic is that of lava-nc 0.10.0's bit-accurate process models (see
 ``fixed_point.py`` and docs/fixed_point.md), including the one-step synaptic latency: a spike
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,8 @@ class LayerResult:
     ``spikes`` is ``(N, C, T)`` uint8; ``spike_counts`` ``(N, C)``; ``synaptic_events`` and
     ``neuron_updates`` are ``(N,)``. A layer's synaptic events are the operations its own
     synapses perform: every spike arriving from the layer before (or from the input) times that
-    sender's non-zero fan-out into this layer, counted when the spike is sent.
+    sender's non-zero fan-out into this layer, and for a recurrent layer every one of its own
+    spikes times its recurrent fan-out, counted when the spike is sent.
     """
 
     name: str
@@ -56,14 +59,15 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
 
 
 def run_neurons(
-    neurons: NeuronGroup, a_in: np.ndarray, record: bool = False
+    neurons: NeuronGroup, a_in: np.ndarray, record: bool = False, feedback: Any = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Advance any neuron group on ``a_in`` ``(T, N, C)``: spikes ``(T, N, C)`` uint8, and with
     ``record`` its membrane state (``neurons.membrane``: v for CUBA/ALIF, u for ADLIF) at the
-    end of every step, int64 ``(T, N, C)``; else None.
+    end of every step, int64 ``(T, N, C)``; else None. ``feedback``: a recurrent synapse's
+    ring buffer (``Synapse.feedback``).
     """
     membrane = np.empty(a_in.shape) if record else None
-    spikes = neurons.run(a_in, membrane_out=membrane)
+    spikes = neurons.run(a_in, membrane_out=membrane, feedback=feedback)
     return spikes, None if membrane is None else membrane.astype(np.int64)
 
 
@@ -94,8 +98,11 @@ def simulate(
     layers: list[LayerResult] = []
     for index, block in enumerate(network.blocks):
         a_in = block.synapse.synaptic_input(current)
+        feedback = block.synapse.feedback(n, t_steps)
         # (T, N, C) from the kernel, handed on as an (N, C, T) view: no copies between layers
-        out_tm, membrane = run_neurons(block.neurons, a_in, record=index in probed)
+        out_tm, membrane = run_neurons(
+            block.neurons, a_in, record=index in probed, feedback=feedback
+        )
         out = out_tm.transpose(1, 2, 0)
         result = layer_result(block, current, out, single)
         if membrane is not None:
@@ -126,11 +133,16 @@ def layer_result(
 ) -> LayerResult:
     """Counters of one layer from its input and output spikes, both ``(N, C, T)``.
 
-    Used for every backend, so ranvier's and lava's runs are counted by the same rule.
+    Used for every backend, so ranvier's and lava's runs are counted by the same rule. A
+    recurrent layer's synaptic events include its recurrent synapses': each of its own spikes
+    times that neuron's recurrent fan-out.
     """
     n, _, t_steps = out_spikes.shape
     fan_out = block.synapse.fan_out()
     events = (in_spikes != 0).sum(axis=2, dtype=np.int64) @ fan_out
+    recurrent = block.synapse.recurrent_fan_out()
+    if recurrent is not None:
+        events = events + out_spikes.sum(axis=2, dtype=np.int64) @ recurrent
     return LayerResult(
         name=block.name,
         spikes=out_spikes[0] if single else out_spikes,

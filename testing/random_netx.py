@@ -23,6 +23,7 @@ __all__ = [
     "random_adaptive_case",
     "random_adaptive_spec",
     "random_case",
+    "random_recurrent_case",
     "random_spec",
     "random_spikes",
     "shd_like_spec",
@@ -444,4 +445,89 @@ def random_adaptive_case(
         raise ValueError(f"unknown regime {regime!r} ({', '.join(ADAPTIVE_REGIMES)})")
     x = _case_input(rng, regime)
     spec = random_adaptive_spec(rng, kind, x, regime=regime, delay_layout=delay_layout)
+    return spec, x
+
+
+def _recurrent_layers(rng: np.random.Generator, count: int) -> list[int]:
+    """Which of ``count`` layers get a recurrent synapse: each with probability 0.6, at least
+    one (never a non-spiking read-out, which the caller leaves out of ``count``)."""
+    chosen = [k for k in range(count) if rng.random() < 0.6]
+    return chosen or [int(rng.integers(0, count))]
+
+
+def _rates_by_layer(network, x: np.ndarray) -> list[float]:
+    from ranvier.hw_models import simulate
+
+    return [float(np.mean(layer.spikes)) for layer in simulate(network, x).layers]
+
+
+def _recalibrate(
+    rng: np.random.Generator, spec: NetSpec, x: np.ndarray, k: int, target: float
+) -> None:
+    """Scale layer k's thresholds (keeping their per-neuron pattern) by bisection on the whole
+    simulated network, recurrence included, so that layer k fires at about ``target``."""
+    network = _read_prefix(replace(spec, layers=spec.layers[: k + 1]))
+    block = network.blocks[-1]
+    pattern = np.asarray(block.neurons.vth_mant, dtype=np.float64)
+    pattern = pattern / max(float(pattern.max()), 1.0)
+
+    def vth_of(base: int) -> np.ndarray:
+        return np.clip(np.rint(base * pattern), 1, VTH_MANT_MAX).astype(np.int64)
+
+    def rate(base: int) -> float:
+        block.neurons = replace(block.neurons, vth_mant=vth_of(base))
+        return _rates_by_layer(network, x)[-1]
+
+    lo, hi = 1, VTH_MANT_MAX
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rate(mid) > target:
+            lo = mid + 1
+        else:
+            hi = mid
+    vth = vth_of(lo)
+    layer = spec.layers[k]
+    layer.vth_mant = int(vth[0]) if np.all(vth == vth[0]) else vth
+    if layer.neuron_type == "ADLIF":  # b stays in [0, 2] thresholds
+        b = np.minimum(np.rint(rng.uniform(0, 2, vth.size) * vth).astype(np.int64), VTH_MANT_MAX)
+        layer.neuron_fields["bMant"] = b
+
+
+REC_DELAY_LAYOUTS = ("none", "scalar", "per_synapse", "per_synapse")
+
+
+def random_recurrent_case(
+    rng: np.random.Generator,
+    neuron: str = "CUBA",
+    regime: str | None = None,
+    *,
+    delay_layout: str | None = None,
+    rec_delay_layout: str | None = None,
+    max_delay: int | None = None,
+) -> tuple[NetSpec, np.ndarray]:
+    """A network with recurrent (``dense_rec``) layers and its input, for the equivalence
+    sweep: the feed-forward network of :func:`random_case` (any weight style, delay layout
+    and regime; CUBA, ALIF or ADLIF neurons), where some spiking layers get a recurrent
+    weight ``(n, n)`` (any weight style) with recurrent delays of any layout up to
+    ``max_delay`` (0..62). Thresholds of the ``normal``/``bias``/``wrap`` cases are re-set by
+    bisection on the whole network, recurrence included, so each layer fires at 2..30% on the
+    input.
+    """
+    regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
+    spec, x = random_case(rng, regime, delay_layout=delay_layout, neuron=neuron)
+    spiking = len(spec.layers) - (1 if spec.readout == "membrane_sum" else 0)
+    for k in _recurrent_layers(rng, spiking):
+        layer = spec.layers[k]
+        n = layer.weight.shape[0]
+        style = str(rng.choice(WEIGHT_STYLES))
+        w = _weights(rng, (n, n), style)
+        if regime in ("wrap", "saturate"):
+            w = rng.integers(128, 256, size=(n, n)) * (1 if rng.random() < 0.7 else -1)
+        layer.weight_rec = w
+        md = int(rng.choice([0, 2, 7, 25, MAX_DELAY])) if max_delay is None else max_delay
+        layout = rec_delay_layout or str(rng.choice(REC_DELAY_LAYOUTS))
+        layer.delay_rec = _delay(rng, (n, n), layout, md)
+    if regime in ("normal", "bias", "wrap"):
+        for k in range(spiking):
+            _recalibrate(rng, spec, x, k, float(rng.uniform(0.02, 0.3)))
     return spec, x

@@ -37,7 +37,7 @@ from ..fixed_point import (
     scale_bias,
     scale_threshold,
 )
-from ..kernels import scaled_activation
+from ..kernels import Drive
 from .base import Field, NeuronGroup, outside
 
 _STATE_MAX = float(STATE_HALF_RANGE - 1)
@@ -83,17 +83,22 @@ def adlif_step(
 
 
 def run_adlif(
-    neurons: AdlifNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+    neurons: AdlifNeurons,
+    a_in: np.ndarray,
+    membrane_out: np.ndarray | None = None,
+    feedback: Any = None,
 ) -> np.ndarray:
     """Advance AdLIF+ neurons on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 
     Same order and arithmetic as :func:`adlif_step`, on float64 arrays holding integers: the
     states stay within 24 bits, ``I - w`` within 2**33, every product below 2**46, and
     ``trunc(x * (k / 4096))`` is the exact round-toward-zero of ``decay``/``mul_frac``.
-    ``membrane_out`` (``(T, N, C)``, optional) receives u at the end of each step.
+    ``membrane_out`` (``(T, N, C)``, optional) receives u at the end of each step;
+    ``feedback`` (a recurrent synapse's ring buffer, :class:`~ranvier.hw_models.kernels.Drive`)
+    adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
-    activation = scaled_activation(a_in)
+    drive = Drive(a_in, feedback)
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     vth = scale_threshold(neurons.vth_mant).astype(np.float64)
     b_step = scale_threshold(neurons.b_mant).astype(np.float64)
@@ -119,7 +124,7 @@ def run_adlif(
         u -= np.where(s, vth, 0.0)
         np.multiply(u, u_keep, out=u)
         np.trunc(u, out=u)
-        np.add(activation[t], bias, out=tmp)
+        np.add(drive[t], bias, out=tmp)
         tmp -= w
         np.multiply(tmp, u_take, out=tmp)
         np.trunc(tmp, out=tmp)
@@ -127,6 +132,7 @@ def run_adlif(
         np.clip(u, -_STATE_MAX, _STATE_MAX, out=u)
         np.greater(u, vth, out=s)
         spikes[t] = s
+        drive.sent(t, s)
         if membrane_out is not None:
             membrane_out[t] = u
     return spikes.view(np.uint8)

@@ -49,7 +49,7 @@ from ..fixed_point import (
     wrap_current,
     wrap_int32,
 )
-from ..kernels import INT32_LIMIT, OverflowPasses, current_voltage_step, scaled_activation
+from ..kernels import INT32_LIMIT, Drive, OverflowPasses, current_voltage_step
 from .base import Field, NeuronGroup
 from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
 
@@ -119,18 +119,13 @@ def _growth(d: np.ndarray) -> float:
     return float(np.inf) if f.size == 0 or f.max() >= 1 else float(1 / (1 - f.max()))
 
 
-def _bounds(neurons: AlifNeurons, activation: np.ndarray) -> tuple[float, float, float]:
-    """Upper bounds on |i|, |v| and on |theta|, |r| over a run, from the input alone.
+def _bounds(neurons: AlifNeurons, per_step: np.ndarray, t_steps: int) -> tuple[float, float, float]:
+    """Upper bounds on |i|, |v| and on |theta|, |r| over a run, from bounds on each step's
+    input ``per_step`` (``Drive.per_step_bound``).
 
     Used to skip wrap and saturation passes that cannot trigger. A factor of magnitude above
     1 (decays < 0 or > 8192) gives an infinite bound, i.e. every pass runs.
     """
-    t_steps = activation.shape[0]
-    if activation.size:
-        flat = activation.reshape(t_steps, -1)
-        per_step = np.maximum(flat.max(axis=1), -flat.min(axis=1))
-    else:
-        per_step = np.zeros(1)
     inf = float(np.inf)
 
     def leaky(drive_max: float, drive_sum: float, d: np.ndarray) -> float:
@@ -153,7 +148,10 @@ def _bounds(neurons: AlifNeurons, activation: np.ndarray) -> tuple[float, float,
 
 
 def run_alif(
-    neurons: AlifNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+    neurons: AlifNeurons,
+    a_in: np.ndarray,
+    membrane_out: np.ndarray | None = None,
+    feedback: Any = None,
 ) -> np.ndarray:
     """Advance ALIF neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -163,12 +161,13 @@ def run_alif(
     with a decay factor below 2**44, and ``trunc(x * (k / 4096))`` is lava's rounding toward
     zero. The int32 wrap, 24-bit fold and saturation passes run only where a bound computed
     from the input says they can trigger. Returns uint8. ``membrane_out`` (``(T, N, C)``,
-    optional) receives v at the end of each step.
+    optional) receives v at the end of each step; ``feedback`` (a recurrent synapse's ring
+    buffer, :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
     if a_in.size == 0:
         return np.zeros(a_in.shape, dtype=np.uint8)
-    activation = scaled_activation(a_in)
+    drive = Drive(a_in, feedback)
     i_fac = _factor(neurons.i_decay)
     v_fac = _factor(neurons.v_decay)
     th_fac = _factor(neurons.theta_decay)
@@ -176,7 +175,7 @@ def run_alif(
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     theta0 = scale_threshold_int32(neurons.vth_mant).astype(np.float64)
     step = scale_threshold_int32(neurons.vth_step).astype(np.float64)
-    bound_i, bound_v, bound_tr = _bounds(neurons, activation)
+    bound_i, bound_v, bound_tr = _bounds(neurons, drive.per_step_bound(), t_steps)
     passes = OverflowPasses.from_bounds(bound_i, bound_v, float(np.abs(bias).max()))
     if float(np.abs(v_fac).max()) > 1.0:  # |decay(v)| may exceed 2**23: keep the int32 pass
         passes = replace(passes, voltage_int32=True)
@@ -188,7 +187,7 @@ def run_alif(
     theta = np.broadcast_to(theta0, (n, c)).copy()
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
-        current_voltage_step(i, v, activation[t], i_fac, v_fac, bias, passes)
+        current_voltage_step(i, v, drive[t], i_fac, v_fac, bias, passes)
         theta -= theta0
         if need_tr32:
             theta[:] = wrap_int32(theta)
@@ -211,6 +210,7 @@ def run_alif(
             if need_tr32:
                 r[:] = wrap_int32(r)
                 theta[:] = wrap_int32(theta)
+        drive.sent(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
     return spikes.view(np.uint8)

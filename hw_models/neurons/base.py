@@ -114,7 +114,8 @@ class NeuronGroup:
     membrane: ClassVar[str] = "v"
     #: bits of state stored per neuron (``state_bits``)
     STATE_BITS: ClassVar[int] = 0
-    #: the batched kernel ``(group, a_in, membrane_out) -> spikes`` that :meth:`run` calls
+    #: the batched kernel ``(group, a_in, membrane_out, feedback=None) -> spikes`` that
+    #: :meth:`run` calls
     KERNEL: ClassVar[Callable[..., np.ndarray]]
 
     n: int
@@ -191,13 +192,18 @@ class NeuronGroup:
         ``vth_mant << 6`` lies above the largest state ``2**23 - 1``."""
         return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
 
-    def run(self, a_in: np.ndarray, membrane_out: np.ndarray | None = None) -> np.ndarray:
+    def run(
+        self, a_in: np.ndarray, membrane_out: np.ndarray | None = None, feedback: Any = None
+    ) -> np.ndarray:
         """Advance through time on synaptic input ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 
         ``membrane_out`` (``(T, N, C)``, optional) receives the ``membrane`` state at the end
-        of every step.
+        of every step. ``feedback`` (a recurrent synapse's ``Synapse.feedback``) adds, step by
+        step, what the group's own spikes deliver back to it.
         """
-        return type(self).KERNEL(self, a_in, membrane_out)
+        if feedback is None:
+            return type(self).KERNEL(self, a_in, membrane_out)
+        return type(self).KERNEL(self, a_in, membrane_out, feedback)
 
     # --- Loihi 2 -------------------------------------------------------------------------
     def violations(self, name: str) -> list[str]:

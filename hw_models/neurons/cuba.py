@@ -39,7 +39,7 @@ from ..fixed_point import (
     wrap_current,
     wrap_int32,
 )
-from ..kernels import OverflowPasses, current_voltage_step, scaled_activation
+from ..kernels import Drive, OverflowPasses, current_voltage_step
 from .base import Field, NeuronGroup, outside
 
 #: Fields shared by the LIF family (CUBA and ALIF): the current and voltage decays.
@@ -79,30 +79,29 @@ def cuba_step(
     return u, np.where(spikes, 0, v), spikes
 
 
-def _state_bounds(neurons: CubaNeurons, activation: np.ndarray) -> tuple[float, float]:
-    """Upper bounds on |u| and |v| over a run, from the input alone (decay only shrinks).
+def _state_bounds(neurons: CubaNeurons, per_step: np.ndarray, t_steps: int) -> tuple[float, float]:
+    """Upper bounds on |u| and |v| over a run, from bounds on each step's input ``per_step``
+    (``Drive.per_step_bound``; decay only shrinks).
 
     With per-step input at most A and decay factor (4096 - d)/4096 (truncated toward zero),
     |u| <= A * 4096 / d, and never more than the sum of the inputs; likewise for v with u and
     the bias as its input. Used to skip the wrap and saturation passes when they cannot fire.
     """
-    if activation.size:
-        flat = activation.reshape(activation.shape[0], -1)
-        per_step = np.maximum(flat.max(axis=1), -flat.min(axis=1))
-    else:
-        per_step = np.zeros(1)
     bound_u = float(per_step.sum())
     if neurons.i_decay.min() > 0:
         bound_u = min(bound_u, float(per_step.max()) * DECAY_UNITY / neurons.i_decay.min())
     drive = bound_u + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
-    bound_v = drive * activation.shape[0]
+    bound_v = drive * t_steps
     if neurons.v_decay.min() > 0:
         bound_v = min(bound_v, drive * DECAY_UNITY / neurons.v_decay.min())
     return bound_u, bound_v
 
 
 def run_cuba(
-    neurons: CubaNeurons, a_in: np.ndarray, membrane_out: np.ndarray | None = None
+    neurons: CubaNeurons,
+    a_in: np.ndarray,
+    membrane_out: np.ndarray | None = None,
+    feedback: Any = None,
 ) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -120,24 +119,26 @@ def run_cuba(
     :func:`cuba_step` step by step.
 
     ``membrane_out`` (``(T, N, C)``, optional) receives v at the end of each step (after the
-    reset), as lava's ``v`` Var holds it.
+    reset), as lava's ``v`` Var holds it. ``feedback`` (a recurrent synapse's ring buffer,
+    see :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
-    activation = scaled_activation(a_in)
+    drive = Drive(a_in, feedback)
     u_factor = (DECAY_UNITY - neurons.i_decay) / DECAY_UNITY
     v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     vth = scale_threshold(neurons.vth_mant).astype(np.float64)
-    bound_u, bound_v = _state_bounds(neurons, activation)
+    bound_u, bound_v = _state_bounds(neurons, drive.per_step_bound(), t_steps)
     passes = OverflowPasses.from_bounds(bound_u, bound_v, float(np.abs(bias).max()))
     u = np.zeros((n, c))
     v = np.zeros((n, c))
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
-        current_voltage_step(u, v, activation[t], u_factor, v_factor, bias, passes)
+        current_voltage_step(u, v, drive[t], u_factor, v_factor, bias, passes)
         fired = spikes[t]
         np.greater(v, vth, out=fired)
         v[fired] = 0.0
+        drive.sent(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
     return spikes.view(np.uint8)

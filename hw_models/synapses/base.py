@@ -3,7 +3,9 @@
 A block is a synapse feeding a neuron group. The simulator, the op counters, the energy and
 resource estimates, the report and ``ranvier inspect`` see a synapse only through this
 protocol, so a new connection type (conv, recurrent) is a new class here, not edits across
-the tree. One implementation today: :class:`~.dense.DenseSynapse`.
+the tree. Implementations: :class:`~.dense.DenseSynapse` (netx ``dense``) and
+:class:`~.recurrent.RecurrentDenseSynapse` (``dense_rec``: a dense synapse plus one from the
+layer's own neurons back onto them).
 """
 
 from __future__ import annotations
@@ -11,6 +13,22 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+
+class Feedback(Protocol):
+    """What a recurrent synapse delivers back to its own layer, step by step (the neuron
+    kernel reads it before each step and hands it each step's spikes)."""
+
+    #: the largest input it can add to one neuron in one step
+    bound: float
+
+    def arriving(self, t: int) -> np.ndarray:
+        """The input arriving at step t, ``(N, n_out)`` float64 holding integers."""
+        ...
+
+    def send(self, t: int, fired: np.ndarray) -> None:
+        """The layer's spikes ``(N, n_out)`` of step t."""
+        ...
 
 
 @runtime_checkable
@@ -51,14 +69,30 @@ class Synapse(Protocol):
         operations per step)."""
         ...
 
+    @property
+    def parts(self) -> tuple:
+        """The plain synapses it is made of, each stored on its own (a dense synapse: itself;
+        a recurrent one: its feed-forward and its recurrent synapse), for memory estimates."""
+        ...
+
     def fan_out(self) -> np.ndarray:
         """Non-zero synapses leaving each sender, ``(n_in,)``: the synaptic events one spike
         causes."""
         ...
 
+    def recurrent_fan_out(self) -> np.ndarray | None:
+        """Non-zero synapses from each of the layer's own neurons back onto the layer,
+        ``(n_out,)``; None for a feed-forward synapse."""
+        ...
+
+    def feedback(self, samples: int, steps: int) -> Feedback | None:
+        """A fresh :class:`Feedback` for a run of ``samples`` x ``steps`` (None for a
+        feed-forward synapse): the part of the input that depends on the layer's own spikes."""
+        ...
+
     def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
-        """The input arriving at each neuron at each step, time-major ``(T, N, n_out)`` float64
-        holding integers, from binary spikes ``(N, n_in, T)``."""
+        """The input arriving at each neuron at each step from the layer before, time-major
+        ``(T, N, n_out)`` float64 holding integers, from binary spikes ``(N, n_in, T)``."""
         ...
 
     def delay_histogram(self) -> np.ndarray:

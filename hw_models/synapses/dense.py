@@ -75,6 +75,14 @@ class DenseSynapse:
             if self.delay.size and (self.delay.min() < 0 or self.delay.max() > MAX_DELAY):
                 raise ValueError(f"delays must be within 0..{MAX_DELAY}")
 
+    def with_file_weights(self, weight: np.ndarray) -> DenseSynapse:
+        """The synapse netx builds from file weights ``weight`` with these delays."""
+        return self.from_file_weights(weight, self.delay)
+
+    @property
+    def parts(self) -> tuple[DenseSynapse, ...]:
+        return (self,)
+
     @property
     def n_out(self) -> int:
         return int(self.weight.shape[0])
@@ -135,9 +143,17 @@ class DenseSynapse:
         """Number of non-zero synapses leaving each input neuron, shape ``(n_in,)``."""
         return np.count_nonzero(self.effective_weight, axis=0)
 
+    def recurrent_fan_out(self) -> None:
+        """None: a dense synapse is feed-forward."""
+        return None
+
     def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
         """See :func:`synaptic_input`."""
         return synaptic_input(self, spikes, method)
+
+    def feedback(self, samples: int, steps: int) -> None:
+        """None: a dense synapse is feed-forward."""
+        return None
 
     def delay_histogram(self) -> np.ndarray:
         """Stored synapses per delay value; one bin (delay 0) without delays."""
