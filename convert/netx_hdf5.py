@@ -623,3 +623,43 @@ def write_netx(network: Network, path: str | os.PathLike, *, input_layer: bool =
     is refused with a ValueError before the file is opened.
     """
     write_spec(network_spec(network, input_layer=input_layer), path)
+
+
+# --- where lava-dl's own netx loader runs a file differently ---------------------------------
+
+
+def netx_differences(network: Network) -> list[str]:
+    """One line per layer that lava-dl 0.6.0's netx loader would run differently from the chip.
+
+    netx's ``create_dense`` never reads ``delay_rec``: when a ``dense_rec`` layer has a
+    feed-forward ``delay`` it builds both synapses as DelayDense with those delays and without
+    the weight exponent (netx/blocks/process.py ``RecurrentDense``), else both as Dense
+    without delays. ranvier, and its lava reference, run the file as the hardware would.
+    """
+    out: list[str] = []
+    for block in network.blocks:
+        syn = block.synapse
+        if not isinstance(syn, RecurrentDenseSynapse):
+            continue
+        fwd, rec = syn.forward, syn.recurrent
+        lines = []
+        if fwd.delay is not None:
+            if fwd.delay.shape != rec.weight.shape:
+                lines.append(
+                    f"it gives the recurrent synapse the feed-forward delays, shape "
+                    f"{fwd.delay.shape}, and fails to build the layer"
+                )
+            elif rec.delay is None or not np.array_equal(rec.delay, fwd.delay):
+                kind = "instead of delay_rec" if rec.delay is not None else "(the file has none)"
+                lines.append(f"it gives the recurrent synapse the feed-forward delays {kind}")
+            if fwd.weight_exp != 0:
+                lines.append(f"it drops the weight exponent ({fwd.weight_exp}) from both synapses")
+        elif rec.delay is not None and rec.max_delay > 0:
+            lines.append("it ignores delay_rec (recurrent spikes arrive after 1 step)")
+        if lines:
+            out.append(
+                f"{block.name}: lava-dl's netx loader (0.6.0) runs this dense_rec layer "
+                "differently from the chip: " + "; ".join(lines) + ". ranvier and "
+                "`--backend lava` run it as the hardware would (docs/file_format.md)."
+            )
+    return out

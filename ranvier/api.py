@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ranvier.convert import read_netx, write_netx
+from ranvier.convert import netx_differences, read_netx, write_netx
 from ranvier.deploy import BACKENDS, load_spikes, run_network
 from ranvier.deploy import summary as run_summary
 from ranvier.deploy.inputs import InputError, check_spikes, load_labels
@@ -141,7 +141,7 @@ def inspect(network: Network | PathLike) -> dict:
         "layers": parameter_ranges(net),
         "resources": estimate_resources(net).as_dict(),
         "violations": loihi2_violations(net),
-        "notes": loihi2_notes(net),
+        "notes": loihi2_notes(net) + netx_differences(net),
     }
 
 

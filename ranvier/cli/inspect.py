@@ -45,11 +45,20 @@ def _range(pair: list[int] | None) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}..{pair[1]}"
 
 
+def _recurrent(rec: dict | None) -> str:
+    """A dense_rec layer's recurrent synapse: stored synapses, weights, delays."""
+    if rec is None:
+        return "-"
+    return f"{rec['synapses']:,} w {_range(rec['weight'])} d {_range(rec['delay'])}"
+
+
 def print_inspect_table(net: Path, network, doc: dict) -> None:
     """The table, the resource estimate, the notes and the violations (on stderr)."""
     table = Table(title=escape(f"{net} · {network.n_in} inputs"), title_justify="left")
     cols = ("layer", "type", "neurons", "synapses", "weight", "exp", "bits", "delay")
-    for col in (*cols, "vThMant", "bias", "neuron parameters"):
+    recurrent = any("recurrent" in r for r in doc["layers"])
+    extra = ("recurrent",) if recurrent else ()
+    for col in (*cols, *extra, "vThMant", "bias", "neuron parameters"):
         table.add_column(col, justify="left" if col in ("layer", "type") else "right")
     for block, r in zip(network.blocks, doc["layers"], strict=True):
         shown = block.neurons.shown_parameters()
@@ -63,6 +72,7 @@ def print_inspect_table(net: Path, network, doc: dict) -> None:
             str(r["weight_exp"]),
             str(r["num_weight_bits"]),
             _range(r["delay"]),
+            *((_recurrent(r.get("recurrent")),) if recurrent else ()),
             _range(r["vth_mant"]),
             _range(r["bias_mant"]),
             params,
