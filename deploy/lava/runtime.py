@@ -47,7 +47,8 @@ def import_lava() -> types.SimpleNamespace:
 
     The namespace holds the process classes by the names ``neurons.LAVA_NEURONS`` uses
     (``LIF``, ``ATRLIF`` -- None before lava-nc 0.9 --, ``AdLIFPlus``), netx's ``Network`` and
-    blocks, the synapses, the source, sinks and Var reader, ``RunSteps`` and ``Loihi2SimCfg``.
+    blocks, the recurrent block (``RecurrentDelayDense``, ``RecurrentLayers``), the synapses,
+    the source, sinks and Var reader, ``RunSteps`` and ``Loihi2SimCfg``.
     lava sets the multiprocessing start method to 'fork' on import; a start method fixed
     before is tolerated when it is 'fork' and forced (with a warning) otherwise.
     """
@@ -90,7 +91,7 @@ def import_lava() -> types.SimpleNamespace:
             from lava.proc.atrlif import process as atrlif_module
         except ImportError:  # pragma: no cover - lava-nc without ATRLIF (before 0.9)
             atrlif_module = None
-        from . import adlif_process
+        from . import adlif_process, recurrent_block
     finally:
         mp.set_start_method = orig_set
     if platform.system() != "Windows" and mp.get_start_method(allow_none=True) != "fork":
@@ -113,6 +114,8 @@ def import_lava() -> types.SimpleNamespace:
         LIF=LIF,
         ATRLIF=getattr(atrlif_module, "ATRLIF", None),
         AdLIFPlus=adlif_process.AdLIFPlus,
+        RecurrentDelayDense=recurrent_block.RecurrentDelayDense,
+        RecurrentLayers=recurrent_block.RecurrentLayers,
         Source=SourceRingBuffer,
         Sink=SinkRingBuffer,
         VarReader=VarReader,
@@ -122,7 +125,7 @@ def import_lava() -> types.SimpleNamespace:
 
 def fixed_pt_run_cfg(processes: Sequence = ()):
     """``Loihi2SimCfg(select_tag='fixed_pt')`` that maps each AdLIFPlus in ``processes`` to
-    ``PyAdLIFPlusModelFixed`` directly.
+    ``PyAdLIFPlusModelFixed`` and each RecurrentDelayDense block to its model directly.
 
     Without the entry lava's compiler would look for the model by executing every ``.py``
     file of the Process's folder and package (compiler_graphs.py:795-900), i.e. every module
@@ -132,11 +135,16 @@ def fixed_pt_run_cfg(processes: Sequence = ()):
     """
     lava = import_lava()
     from .adlif_process import PyAdLIFPlusModelFixed
+    from .recurrent_block import PyRecurrentDelayDenseModel
 
-    exceptions: dict = {lava.AdLIFPlus: PyAdLIFPlusModelFixed}
+    models = {
+        lava.AdLIFPlus: PyAdLIFPlusModelFixed,
+        lava.RecurrentDelayDense: PyRecurrentDelayDenseModel,
+    }
+    exceptions: dict = dict(models)
     for proc in processes:
-        if type(proc) is lava.AdLIFPlus:
-            exceptions[proc] = PyAdLIFPlusModelFixed
+        if type(proc) in models:
+            exceptions[proc] = models[type(proc)]
     return lava.Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=exceptions)
 
 

@@ -67,7 +67,7 @@ class Built:
         membrane_layers: Sequence[int] | None = None,
     ):
         self.lava = lava
-        with NetxNeuronTypes(lava):
+        with NetxNeuronTypes(lava), lava.RecurrentLayers(lava):
             self.net = lava.Network(net_config=net_path)
         # netx's NetDict opens the file with h5py and never closes it; every
         # parameter has been copied into the processes by now, so close it
@@ -115,7 +115,9 @@ class Built:
             reader = lava.VarReader(buffer=buffer)
             reader.connect_var(self._membrane_var(index))
             self.probes[index] = reader
-        self.cfg = fixed_pt_run_cfg([getattr(layer, "neuron", None) for layer in self.layers])
+        self.cfg = fixed_pt_run_cfg(
+            self.layers + [getattr(layer, "neuron", None) for layer in self.layers]
+        )
         self.started = False
 
     def layer_sizes(self) -> list[int]:
@@ -132,23 +134,28 @@ class Built:
         )
 
     def state_vars(self):
-        """Vars to zero between samples (each synapse's a_buff and its neuron process's
-        ``LavaNeuron.state``: u, v for LIF; u, w, s for AdLIFPlus), or None if the network
+        """Vars to zero between samples (each synapse's a_buff, a recurrent layer's two, and its
+        neuron process's ``LavaNeuron.state``: u, v for LIF; u, w, s for AdLIFPlus), or None if
+        the network
         contains a process whose full state is not known to be zero-initialised and held in
         such Vars (ATRLIF, anything netx-native but LIF): it gets a fresh network."""
         lava = self.lava
         out = []
         for layer in self.layers:
-            if type(layer) is not lava.NetxDense:
+            if type(layer) is lava.NetxDense:
+                synapses = [getattr(layer, "synapse", None)]
+            elif type(layer) is lava.RecurrentDelayDense:
+                synapses = [layer.synapse, layer.synapse_rec]
+            else:
                 return None
-            syn = getattr(layer, "synapse", None)
             neu = getattr(layer, "neuron", None)
-            if type(syn) not in (lava.Dense, lava.DelayDense):
+            if any(type(syn) not in (lava.Dense, lava.DelayDense) for syn in synapses):
                 return None
             entry = process_entry(lava, neu)
             if entry is None or entry.state is None:
                 return None
-            out += [syn.a_buff, *(getattr(neu, name) for name in entry.state)]
+            out += [syn.a_buff for syn in synapses]
+            out += [getattr(neu, name) for name in entry.state]
         return out
 
     def run(self, steps: int, timeout: float | None = None) -> None:
