@@ -1,13 +1,18 @@
 """Simulator throughput: ranvier against lava-nc on the SHD-size network, side by side.
 
-The network is 140-128-128-20 CUBA with per-synapse delays 0..25 and SLAYER-style 8-bit
-weights (testing/random_netx.py::shd_like_spec, thresholds calibrated to ~5% activity), T=125.
+``--network shd`` (default): 140-128-128-20 CUBA with per-synapse delays 0..25 and SLAYER-style
+8-bit weights (testing/random_netx.py::shd_like_spec, thresholds calibrated to ~5% activity),
+T=125. ``--network shd_recurrent``: 140-512-20 CUBA whose hidden layer is recurrent
+(``dense_rec``, per-synapse feed-forward and recurrent delays 0..62; shd_recurrent_spec, ~5%
+activity), T=100, the configuration Mészáros et al. (2025) ran on Loihi 2; lava runs it
+through ranvier's lava reference (netx's blocks, with the recurrent synapse wired as the chip
+runs it: deploy/lava/recurrent_block.py).
 N samples run through ranvier's simulator, a few through lava-nc (lava-dl netx +
 Loihi2SimCfg fixed_pt, in .venv-lava, via bench/lava_worker.py) in the same invocation; the
 lava samples are also run by ranvier and every layer's spikes must be identical.
 
-    .venv/bin/python bench/sim_throughput.py [--samples 1000] [--lava-samples 3]
-                                             [--density 0.05] [--json]
+    .venv/bin/python bench/sim_throughput.py [--network shd|shd_recurrent] [--samples 1000]
+                                             [--lava-samples 3] [--density 0.05] [--json]
 
 Prints samples/s for both and ``speedup_vs_lava``; ``--json`` prints the same as JSON.
 Exit status 1 if the outputs differ.
@@ -28,27 +33,50 @@ import numpy as np
 from machine_info import machine  # bench/ is on sys.path when run as a script
 from ranvier.convert import read_netx
 from ranvier.hw_models import simulate
-from ranvier.testing.random_netx import random_spikes, shd_like_spec, write_spec
+from ranvier.testing.random_netx import (
+    random_spikes,
+    shd_like_spec,
+    shd_recurrent_spec,
+    write_spec,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LAVA_PY = ROOT / ".venv-lava" / "bin" / "python"
 
 
+NETWORKS = {
+    # name: (spec maker, default T, default input density, description)
+    "shd": (shd_like_spec, 125, 0.05, "140-128-128-20 CUBA, per-synapse delays 0..25"),
+    "shd_recurrent": (
+        shd_recurrent_spec,
+        100,
+        0.03,
+        "140-512(recurrent)-20 CUBA, per-synapse feed-forward and recurrent delays 0..62",
+    ),
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--network", choices=NETWORKS, default="shd", help="benchmark network")
     ap.add_argument("--samples", type=int, default=1000, help="samples through ranvier")
     ap.add_argument("--lava-samples", type=int, default=3, help="samples through lava-nc")
-    ap.add_argument("--density", type=float, default=0.05, help="input spike probability/bin")
-    ap.add_argument("--timesteps", type=int, default=125)
+    ap.add_argument(
+        "--density", type=float, default=None, help="input spike probability/bin (0.05, 0.03)"
+    )
+    ap.add_argument("--timesteps", type=int, default=None, help="default 125 (shd), 100")
     ap.add_argument("--repeats", type=int, default=3, help="ranvier repeats (best is kept)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    spec, _ = shd_like_spec(rng, timesteps=args.timesteps)
+    make, t_default, density, description = NETWORKS[args.network]
+    args.timesteps = args.timesteps or t_default
+    args.density = density if args.density is None else args.density
+    spec, _ = make(rng, timesteps=args.timesteps)
     work = Path(tempfile.mkdtemp(prefix="ranvier_bench_"))
-    net_path = work / "shd_like.net"
+    net_path = work / f"{args.network}.net"
     write_spec(spec, net_path)
     network = read_netx(net_path)
     x = random_spikes(rng, 140, args.timesteps, args.density, samples=args.samples)
@@ -64,7 +92,7 @@ def main() -> int:
     report: dict = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": machine(),
-        "network": "140-128-128-20 CUBA, per-synapse delays 0..25",
+        "network": description,
         "timesteps": args.timesteps,
         "input_density": args.density,
         "ranvier": {

@@ -238,8 +238,9 @@ class EnergyReport:
 
     - ``total_j == sum(layer.total_j) == sum(by_operation.values())``
     - ``total_j == sum of all neuron_energy_j + input_synaptic_j + static_j``, where
-      ``input_synaptic_j`` is the first layer's synaptic energy (events caused by the input,
-      which no simulated neuron sent) and ``static_j`` the static energy of all cores.
+      ``input_synaptic_j`` is the energy of the first layer's synaptic events that the input
+      caused (no simulated neuron sent them; a recurrent first layer's own events are its
+      neurons' share) and ``static_j`` the static energy of all cores.
     """
 
     profile: CostProfile
@@ -261,6 +262,16 @@ class EnergyReport:
     def neurons_j(self) -> float:
         """Sum of every neuron's energy share."""
         return math.fsum(float(e.neuron_energy_j.sum()) for e in self.layers)
+
+
+def _input_events(network: Network, layers: list[LayerEnergy]) -> int:
+    """Synaptic events the input caused: the first layer's, less those its own spikes caused
+    through a recurrent synapse (charged to its neurons)."""
+    if not layers:
+        return 0
+    own = network.blocks[0].synapse.recurrent_fan_out()
+    recurrent = 0 if own is None else int((layers[0].neuron_spikes * own).sum())
+    return layers[0].counts["synaptic"] - recurrent
 
 
 def energy_breakdown(
@@ -329,7 +340,7 @@ def energy_breakdown(
         layers=tuple(layers),
         by_operation=by_operation,
         total_j=math.fsum(by_operation.values()),
-        input_synaptic_j=layers[0].energy_j["synaptic"] if layers else 0.0,
+        input_synaptic_j=_input_events(network, layers) * profile.synaptic_event_j,
         static_j=by_operation["static"],
         resources=resources,
     )

@@ -27,6 +27,7 @@ __all__ = [
     "random_spec",
     "random_spikes",
     "shd_like_spec",
+    "shd_recurrent_spec",
     "write_spec",
 ]
 
@@ -530,4 +531,53 @@ def random_recurrent_case(
     if regime in ("normal", "bias", "wrap"):
         for k in range(spiking):
             _recalibrate(rng, spec, x, k, float(rng.uniform(0.02, 0.3)))
+    return spec, x
+
+
+def shd_recurrent_spec(
+    rng: np.random.Generator,
+    sizes: tuple[int, int, int] = (140, 512, 20),
+    max_delay: int = 62,
+    input_density: float = 0.03,
+    target_rate: float = 0.05,
+    timesteps: int = 100,
+) -> tuple[NetSpec, np.ndarray]:
+    """The SHD-size recurrent benchmark network (the configuration of Mészáros et al. 2025
+    on Loihi 2): inputs -> one recurrent CUBA layer (``dense_rec``: per-synapse feed-forward
+    and recurrent delays 0..``max_delay``) -> a CUBA output layer. Each layer's threshold is
+    set by bisection on the whole simulated network, recurrence included, so that it fires at
+    about ``target_rate`` on random input of ``input_density``. Returns the spec and that
+    input."""
+    n_in, n_hidden, n_out = sizes
+    x = random_spikes(rng, n_in, timesteps, input_density, samples=8)
+    w = 2 * rng.integers(-128, 128, size=(n_hidden, n_in))
+    w = w * (rng.random(w.shape) < 0.8)
+    w[:, : n_in // 2] = np.abs(w[:, : n_in // 2])  # net excitatory drive
+    w_rec = 2 * rng.integers(-48, 48, size=(n_hidden, n_hidden))
+    w_rec = w_rec * (rng.random(w_rec.shape) < 0.5)
+    w_out = 2 * rng.integers(-128, 128, size=(n_out, n_hidden))
+    w_out[:, : n_hidden // 2] = np.abs(w_out[:, : n_hidden // 2])
+    spec = NetSpec(
+        n_in=n_in,
+        layers=[
+            LayerSpec(
+                weight=w.astype(np.int64),
+                i_decay=1024,
+                v_decay=256,
+                vth_mant=1,
+                delay=rng.integers(0, max_delay + 1, size=w.shape),
+                weight_rec=w_rec.astype(np.int64),
+                delay_rec=rng.integers(0, max_delay + 1, size=w_rec.shape),
+            ),
+            LayerSpec(
+                weight=w_out.astype(np.int64),
+                i_decay=1024,
+                v_decay=256,
+                vth_mant=1,
+                delay=rng.integers(0, max_delay + 1, size=w_out.shape),
+            ),
+        ],
+    )
+    for k in range(len(spec.layers)):
+        _recalibrate(rng, spec, x, k, target_rate)
     return spec, x

@@ -28,7 +28,12 @@ from ranvier.hw_models.energy import (
     load_profile,
 )
 from ranvier.hw_models.resources import estimate_resources
-from ranvier.testing.random_netx import random_spec, random_spikes, write_spec
+from ranvier.testing.random_netx import (
+    random_recurrent_case,
+    random_spec,
+    random_spikes,
+    write_spec,
+)
 
 REL = 1e-12
 
@@ -59,23 +64,40 @@ def loop_synaptic_events(network, x) -> list[int]:
     current = (np.asarray(x) != 0).astype(np.uint8)
     result = simulate(network, x)
     for block, layer in zip(network.blocks, result.layers, strict=True):
-        w = block.synapse.effective_weight
+        # a recurrent layer: its feed-forward synapses see the input, its recurrent ones its
+        # own spikes
+        syn = block.synapse
+        pairs = [(getattr(syn, "forward", syn).effective_weight, current)]
+        if hasattr(syn, "recurrent"):
+            pairs.append((syn.recurrent.effective_weight, np.asarray(layer.spikes)))
         total = 0
-        for s in range(current.shape[0]):
-            for i in range(current.shape[1]):
-                fan_out = sum(1 for j in range(w.shape[0]) if w[j, i] != 0)
-                for t in range(current.shape[2]):
-                    if current[s, i, t]:
-                        total += fan_out
+        for w, senders in pairs:
+            for s in range(senders.shape[0]):
+                for i in range(senders.shape[1]):
+                    fan_out = sum(1 for j in range(w.shape[0]) if w[j, i] != 0)
+                    for t in range(senders.shape[2]):
+                        if senders[s, i, t]:
+                            total += fan_out
         out.append(total)
         current = np.asarray(layer.spikes)
     return out
 
 
+def build_recurrent_run(tmp: Path, seed: int):
+    """A random network with recurrent (dense_rec) layers, its input and its run."""
+    spec, x = random_recurrent_case(np.random.default_rng(seed), "CUBA", "normal")
+    path = tmp / f"rec_{seed}.net"
+    write_spec(spec, path)
+    network = read_netx(path)
+    return network, x, simulate(network, x)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("energy_nets")
-    return [build_run(tmp, seed) for seed in range(6)]
+    return [build_run(tmp, seed) for seed in range(6)] + [
+        build_recurrent_run(tmp, seed) for seed in range(3)
+    ]
 
 
 def test_some_runs_are_lively(runs):
@@ -124,9 +146,19 @@ def test_per_neuron_parts_sum_to_layer_counts(runs):
         for i, layer in enumerate(rep.layers):
             assert int(layer.neuron_spikes.sum()) == layer.counts["spike"]
             assert int(layer.neuron_updates.sum()) == layer.counts["neuron"]
-            # the events a layer's neurons cause are the next layer's synaptic events
-            nxt = rep.layers[i + 1].counts["synaptic"] if i + 1 < len(rep.layers) else 0
-            assert int(layer.events_caused.sum()) == nxt
+            # the events a layer's neurons cause are the next layer's synaptic events and,
+            # in a recurrent layer, its own recurrent ones
+            caused = _recurrent_events(network, result, i)
+            if i + 1 < len(rep.layers):
+                nxt = rep.layers[i + 1].counts["synaptic"]
+                caused += nxt - _recurrent_events(network, result, i + 1)
+            assert int(layer.events_caused.sum()) == caused
+
+
+def _recurrent_events(network, result, i: int) -> int:
+    """Events layer i's own spikes cause through its recurrent synapse (0 without one)."""
+    own = network.blocks[i].synapse.recurrent_fan_out()
+    return 0 if own is None else int(result.layers[i].spike_counts.sum(axis=0) @ own)
 
 
 def test_per_neuron_energy_by_loops(runs):
@@ -134,15 +166,16 @@ def test_per_neuron_energy_by_loops(runs):
     for network, _, result in runs:
         rep = energy_breakdown(network, result, p)
         for li, (block, layer) in enumerate(zip(network.blocks, result.layers, strict=True)):
-            nxt = (
-                network.blocks[li + 1].synapse.effective_weight
-                if li + 1 < len(network.blocks)
-                else None
-            )
+            targets = []  # weights (target, source) this layer's neurons send through
+            if li + 1 < len(network.blocks):
+                nxt = network.blocks[li + 1].synapse
+                targets.append(getattr(nxt, "forward", nxt).effective_weight)
+            if hasattr(block.synapse, "recurrent"):
+                targets.append(block.synapse.recurrent.effective_weight)
             for i in range(block.neurons.n):
                 spikes = int(sum(layer.spike_counts.reshape(-1, block.neurons.n)[:, i]))
                 updates = result.samples * result.timesteps
-                fan = 0 if nxt is None else sum(1 for j in range(nxt.shape[0]) if nxt[j, i] != 0)
+                fan = sum(1 for w in targets for j in range(w.shape[0]) if w[j, i] != 0)
                 want = (
                     spikes * p.spike_j
                     + updates * p.neuron_update_j
