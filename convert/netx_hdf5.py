@@ -4,7 +4,7 @@ Reads files the way lava-dl 0.6.0's ``lava.lib.dl.netx.hdf5.Network`` reads them
 them the way SLAYER's ``export_hdf5`` does, so a file written here loads in lava-dl netx
 unchanged. Layout (one group per layer, numbered from 0)::
 
-    layer/<i>/type          b'input' | b'dense'
+    layer/<i>/type          b'input' | b'dense' | b'dense_rec'
     layer/<i>/shape         neuron shape, e.g. [128]
     layer/<i>/inFeatures    (dense, optional) fan-in, checked against weight
     layer/<i>/outFeatures   (dense, optional) neurons, checked against weight
@@ -12,6 +12,10 @@ unchanged. Layout (one group per layer, numbered from 0)::
     layer/<i>/bias          (dense, optional) per-neuron bias mantissa (exponent 6)
     layer/<i>/delay         (dense, optional) integer delays 0..62: scalar, per output neuron,
                             per input neuron, or per synapse (outFeatures, inFeatures)
+    layer/<i>/weight_rec    (dense_rec) (outFeatures, outFeatures) recurrent weights, mapped
+                            together with weight (one exponent)
+    layer/<i>/delay_rec     (dense_rec, optional) recurrent delays 0..62: scalar, per neuron
+                            or per synapse; netx itself ignores it (netx_differences)
     layer/<i>/neuron/type   b'CUBA' | b'LOIHI' | b'ALIF' | b'ADLIF'
     layer/<i>/neuron/...    CUBA: iDecay, vDecay, vThMant, refDelay, gradedSpike
                             ALIF (SLAYER): iDecay, vDecay, thDecay, refDecay, vThMant,
