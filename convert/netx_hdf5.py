@@ -653,9 +653,11 @@ def netx_differences(network: Network) -> list[str]:
                     f"it gives the recurrent synapse the feed-forward delays, shape "
                     f"{fwd.delay.shape}, and fails to build the layer"
                 )
-            elif rec.delay is None or not np.array_equal(rec.delay, fwd.delay):
-                kind = "instead of delay_rec" if rec.delay is not None else "(the file has none)"
-                lines.append(f"it gives the recurrent synapse the feed-forward delays {kind}")
+            else:
+                own = np.zeros_like(fwd.delay) if rec.delay is None else rec.delay
+                if not np.array_equal(own, fwd.delay):
+                    kind = "instead of delay_rec" if rec.delay is not None else "(it has none)"
+                    lines.append(f"it gives the recurrent synapse the feed-forward delays {kind}")
             if fwd.weight_exp != 0:
                 lines.append(f"it drops the weight exponent ({fwd.weight_exp}) from both synapses")
         elif rec.delay is not None and rec.max_delay > 0:

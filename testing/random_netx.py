@@ -511,8 +511,8 @@ def random_recurrent_case(
     and regime; CUBA, ALIF or ADLIF neurons), where some spiking layers get a recurrent
     weight ``(n, n)`` (any weight style) with recurrent delays of any layout up to
     ``max_delay`` (0..62). Thresholds of the ``normal``/``bias``/``wrap`` cases are re-set by
-    bisection on the whole network, recurrence included, so each layer fires at 2..30% on the
-    input.
+    bisection on the whole network, recurrence included, aiming each layer at 2..30% on the
+    input (a layer whose synapses truncate to zero, or that gets no input, stays silent).
     """
     regime = regime or str(rng.choice(["normal", "normal", "wrap", "saturate", "bias"]))
     spec, x = random_case(rng, regime, delay_layout=delay_layout, neuron=neuron)

@@ -107,6 +107,30 @@ def adaptive_spec() -> NetSpec:
     )
 
 
+def recurrent_spec() -> NetSpec:
+    """The small network with layer/1 a ``dense_rec`` layer: the same feed-forward fields plus
+    a mixed-sign ``weight_rec`` (5, 5) with per-synapse ``delay_rec`` 0..3 (both layers fire
+    on :func:`small_input`; weights even, in 8 bits, exponent 0, so the synapse values are
+    the file's)."""
+    spec = small_spec()
+    rng = np.random.default_rng(2468)
+    layer = spec.layers[0]
+    layer.weight_rec = 2 * rng.integers(-60, 60, size=(5, 5))
+    layer.delay_rec = rng.integers(0, 4, size=(5, 5))
+    return spec
+
+
+def write_recurrent_net(path: Path) -> Path:
+    write_spec(recurrent_spec(), path)
+    return path
+
+
+@pytest.fixture
+def recurrent_net(tmp_path: Path) -> Path:
+    """A valid netx file with a recurrent layer: 6 inputs -> dense_rec 5 -> dense 4."""
+    return write_recurrent_net(tmp_path / "recurrent.net")
+
+
 @pytest.fixture
 def adaptive_net(tmp_path: Path) -> Path:
     """A valid ALIF -> ADLIF -> read-out netx file (6 inputs; 5, 4, 3 neurons)."""
@@ -191,6 +215,19 @@ def _adaptive_mutated(fn: Callable[[h5py.File], None]) -> Callable[[Path], Path]
     return build
 
 
+def _recurrent_mutated(fn: Callable[[h5py.File], None]) -> Callable[[Path], Path]:
+    """A builder that writes the recurrent network (layer/1 ``dense_rec``, layer/2 ``dense``)
+    and edits it with ``fn``."""
+
+    def build(directory: Path) -> Path:
+        path = write_recurrent_net(directory / "bad.net")
+        with h5py.File(path, "r+") as f:
+            fn(f)
+        return path
+
+    return build
+
+
 def _missing(directory: Path) -> Path:
     return directory / "does_not_exist.net"
 
@@ -237,6 +274,31 @@ def _weight_set(layer: str, index: tuple[int, int], value: float):
         _replace(f[f"layer/{layer}"], "weight", w)
 
     return fn
+
+
+def _set_entry(key: str, index: tuple[int, int], value: float):
+    """Set one entry of a (per-synapse) dataset ``key`` such as ``layer/1/delay_rec``."""
+    group, name = key.rsplit("/", 1)
+
+    def fn(f: h5py.File) -> None:
+        d = f[key][()].astype(np.float32)
+        d[index] = value
+        _replace(f[group], name, d)
+
+    return fn
+
+
+def _recurrent_excitatory_above_255(f: h5py.File) -> None:
+    """Both parts one-signed (netx maps [weight | weight_rec] together) and one beyond 8 bits."""
+    _replace(f["layer/1"], "weight", np.abs(f["layer/1/weight"][()]).astype(np.float32))
+    w = np.abs(f["layer/1/weight_rec"][()]).astype(np.float32)
+    w[3, 2] = 300.0
+    _replace(f["layer/1"], "weight_rec", w)
+
+
+def _recurrent_all_zero(f: h5py.File) -> None:
+    _replace(f["layer/1"], "weight", np.zeros((5, 6), np.float32))
+    _replace(f["layer/1"], "weight_rec", np.zeros((5, 5), np.float32))
 
 
 def _weights_above_255(f: h5py.File) -> None:
@@ -338,6 +400,69 @@ BAD_NETS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "readout_unknown_mode": (
         _adaptive_mutated(lambda f: _set_str(f["readout"], "mode", b"rate")),
         ["readout/mode", "rate"],
+    ),
+    # dense_rec layers (layer/1 of the recurrent network: 6 -> 5, weight_rec (5, 5))
+    "rec_weight_rec_not_square": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "weight_rec", np.ones((5, 4)))),
+        ["layer/1/weight_rec", "(5, 4)", "(5, 5)"],
+    ),
+    "rec_weight_rec_square_of_another_size": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "weight_rec", np.ones((4, 4)))),
+        ["layer/1/weight_rec", "4 rows", "5"],
+    ),
+    "rec_weight_rec_too_large": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "weight_rec", np.ones((6, 6)))),
+        ["layer/1/weight_rec", "6 rows", "5"],
+    ),
+    "rec_missing_weight_rec": (
+        _recurrent_mutated(
+            lambda f: [f["layer/1"].__delitem__(k) for k in ("weight_rec", "delay_rec")]
+        ),
+        ["layer/1/weight_rec", "missing"],
+    ),
+    "rec_delay_rec_without_weight_rec": (
+        _recurrent_mutated(lambda f: f["layer/1"].__delitem__("weight_rec")),
+        ["layer/1/weight_rec", "delay_rec"],
+    ),
+    "rec_delay_rec_shape_2d": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "delay_rec", np.ones((5, 4)))),
+        ["layer/1/delay_rec", "(5, 4)"],
+    ),
+    "rec_delay_rec_shape_1d": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "delay_rec", np.ones(3))),
+        ["layer/1/delay_rec", "(3,)"],
+    ),
+    "rec_delay_rec_63": (
+        _recurrent_mutated(_set_entry("layer/1/delay_rec", (4, 1), 63)),
+        ["layer/1/delay_rec", "63"],
+    ),
+    "rec_negative_delay_rec": (
+        _recurrent_mutated(_set_entry("layer/1/delay_rec", (0, 3), -2)),
+        ["layer/1/delay_rec", "-2"],
+    ),
+    "rec_fractional_delay_rec": (
+        _recurrent_mutated(_set_entry("layer/1/delay_rec", (2, 2), 1.5)),
+        ["layer/1/delay_rec", "integer"],
+    ),
+    "rec_nan_weight_rec": (
+        _recurrent_mutated(_set_entry("layer/1/weight_rec", (1, 4), np.nan)),
+        ["layer/1/weight_rec", "NaN"],
+    ),
+    "rec_excitatory_weight_rec_above_255": (
+        _recurrent_mutated(_recurrent_excitatory_above_255),
+        ["layer/1/weight_rec", "300"],
+    ),
+    "rec_all_zero_weights": (
+        _recurrent_mutated(_recurrent_all_zero),
+        ["layer/1/weight", "layer/1/weight_rec", "zero"],
+    ),
+    "dense_with_weight_rec": (
+        _recurrent_mutated(lambda f: _replace(f["layer/2"], "weight_rec", np.ones((4, 4)))),
+        ["layer/2/weight_rec", "'dense'", "dense_rec"],
+    ),
+    "dense_with_delay_rec": (
+        _recurrent_mutated(lambda f: _replace(f["layer/2"], "delay_rec", np.ones((4, 4)))),
+        ["layer/2/delay_rec", "'dense'", "dense_rec"],
     ),
     # Known bugs (xfail below): malformed optional fields escape as non-NetFileError.
     "simulation_Ts_not_a_number": (

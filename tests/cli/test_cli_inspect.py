@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import h5py
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -118,3 +119,48 @@ def test_adaptive_limits_from_the_ir():
     lines = loihi2_violations(Network(n_in=1, blocks=[block]))
     assert any("vThStep" in line for line in lines), lines
     assert any("iDecay" in line for line in lines), lines  # iDecay 0: du = -1
+
+
+def test_inspect_recurrent_layer_column_and_netx_note(recurrent_net):
+    """A dense_rec file: the table gets a ``recurrent`` column (stored synapses, weight and
+    delay ranges), the JSON a ``recurrent`` entry on that layer only, and the note where
+    lava-dl's netx loader runs the layer differently (per-synapse feed-forward delays of
+    shape (5, 6): its recurrent synapse cannot take them)."""
+    with h5py.File(recurrent_net, "r") as f:
+        w_rec, d_rec = f["layer/1/weight_rec"][()], f["layer/1/delay_rec"][()]
+    result = runner.invoke(app, ["inspect", str(recurrent_net), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    rec = info["layers"][0]["recurrent"]
+    # SLAYER-style even weights in 8 bits, exponent 0: the synapse values are the file's
+    assert rec["synapses"] == int(np.count_nonzero(w_rec))
+    assert rec["weight"] == [int(w_rec.min()), int(w_rec.max())]
+    assert rec["delay"] == [int(d_rec.min()), int(d_rec.max())]
+    assert "recurrent" not in info["layers"][1]
+    fwd_synapses = info["layers"][0]["synapses"] - rec["synapses"]
+    with h5py.File(recurrent_net, "r") as f:
+        assert fwd_synapses == int(np.count_nonzero(f["layer/1/weight"][()]))
+    assert info["violations"] == []
+    (note,) = [n for n in info["notes"] if "dense_rec" in n]
+    assert note.startswith("layer_0: lava-dl's netx loader") and "fails to build" in note
+
+    text = runner.invoke(app, ["inspect", str(recurrent_net)])
+    assert text.exit_code == 0, text.output
+    header = next(line for line in text.stdout.splitlines() if " layer " in line)
+    assert "recurrent" in header
+    row = next(line for line in text.stdout.splitlines() if " layer_0 " in line)
+    cell = f"{rec['synapses']} w {rec['weight'][0]}..{rec['weight'][1]} d 0..{rec['delay'][1]}"
+    assert cell in row
+    row = next(line for line in text.stdout.splitlines() if " layer_1 " in line)
+    assert " - " in row
+    assert f"note: {note}" in " ".join(text.stdout.split())  # the note, however wrapped
+
+
+def test_inspect_without_recurrent_layers_has_no_recurrent_column(small_net):
+    text = runner.invoke(app, ["inspect", str(small_net)])
+    assert text.exit_code == 0, text.output
+    header = next(line for line in text.stdout.splitlines() if " layer " in line)
+    assert " type " in header and "recurrent" not in header
+    assert "dense_rec" not in text.stdout  # no netx note either
+    info = json.loads(runner.invoke(app, ["inspect", str(small_net), "--json"]).stdout)
+    assert all("recurrent" not in layer for layer in info["layers"])

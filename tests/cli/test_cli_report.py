@@ -6,6 +6,7 @@ import csv
 import json
 import os
 
+import h5py
 import numpy as np
 import pytest
 from ranvier.convert import read_netx
@@ -197,3 +198,36 @@ def test_run_report_prints_energy_per_layer_and_by_operation(tmp_path, small_net
     assert f"{rep['totals']['energy_j'] * 1e6:.3f}" in total
     per_sample = f"{rep['totals']['energy_per_sample_j'] * 1e6:.3f} µJ/sample (synaptic "
     assert per_sample in result.output
+
+
+def test_report_fan_out_of_a_recurrent_layer_includes_its_recurrent_synapses(
+    tmp_path, recurrent_net, small_input
+):
+    """report.json's ``fan_out`` of a dense_rec layer: its synapses into the next layer plus
+    its recurrent synapses back onto itself (``network.fan_out``); the events each neuron
+    causes are its spikes times that fan-out, and with the input's events into layer 0 they
+    make up every synaptic event of the run."""
+    out = tmp_path / "rep"
+    args = ["run", str(recurrent_net), "--input", str(small_input), "--report", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rep = json.loads((out / "report.json").read_text())
+    network = read_netx(recurrent_net)
+    with h5py.File(recurrent_net, "r") as f:
+        w_ff, w_rec, w_2 = (
+            f[k][()] for k in ("layer/1/weight", "layer/1/weight_rec", "layer/2/weight")
+        )
+    rec_layer, last = rep["layers"]
+    expected = np.count_nonzero(w_2, axis=0) + np.count_nonzero(w_rec, axis=0)
+    assert rec_layer["fan_out"] == network.fan_out(0).tolist() == expected.tolist()
+    assert last["fan_out"] == network.fan_out(1).tolist() == [0, 0, 0, 0]
+    for layer in rep["layers"]:
+        caused = np.array(layer["spike_counts"]) * np.array(layer["fan_out"])
+        assert layer["synaptic_events_caused"] == caused.tolist()
+    x = load_spikes(small_input, network.n_in)
+    input_events = int(x.sum(axis=(0, 2)) @ np.count_nonzero(w_ff, axis=0))
+    caused_total = sum(sum(layer["synaptic_events_caused"]) for layer in rep["layers"])
+    assert rep["totals"]["synaptic_events"] == input_events + caused_total
+    with open(out / "neurons.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["layer"] == rec_layer["name"]]
+    assert [int(r["fan_out"]) for r in rows] == rec_layer["fan_out"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
 from ranvier.convert import read_netx
@@ -163,3 +164,43 @@ def test_top_level_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "run" in result.stdout and "inspect" in result.stdout
+
+
+def test_run_recurrent_network_counts_recurrent_synaptic_events(
+    tmp_path, recurrent_net, small_input
+):
+    """A dense_rec file runs (exit 0, the simulator's spikes) and a recurrent layer's synaptic
+    events are its input's spikes times the forward fan-out plus its own spikes times its
+    recurrent fan-out (non-zero synapses leaving each neuron, counted from the file)."""
+    out = tmp_path / "spikes.npz"
+    info = run_json(str(recurrent_net), "--input", str(small_input), "--save-spikes", str(out))
+    x = np.load(small_input)
+    with h5py.File(recurrent_net, "r") as f:
+        w_ff, w_rec, w_2 = (
+            f[k][()] for k in ("layer/1/weight", "layer/1/weight_rec", "layer/2/weight")
+        )
+    # fan-out of each sending neuron: non-zero entries of its column (even 8-bit file
+    # weights with exponent 0: the synapse keeps every non-zero file weight)
+    fwd, rec, nxt = (np.count_nonzero(w, axis=0) for w in (w_ff, w_rec, w_2))
+    net = read_netx(recurrent_net)
+    np.testing.assert_array_equal(net.blocks[0].synapse.fan_out(), fwd)
+    np.testing.assert_array_equal(net.blocks[0].synapse.recurrent_fan_out(), rec)
+    with np.load(out) as data:
+        s0, s1 = data["layer_0"], data["layer_1"]
+    expected = simulate(net, x)
+    np.testing.assert_array_equal(s0, expected.layers[0].spikes)
+    np.testing.assert_array_equal(s1, expected.layers[1].spikes)
+    in_counts, counts0 = x.sum(axis=(0, 2)), s0.sum(axis=(0, 2))
+    recurrent_events = int(counts0 @ rec)
+    assert recurrent_events > 0 and (int(s0.sum()) > 0 and int(s1.sum()) > 0)
+    layer0, layer1 = info["layers"]
+    assert layer0["synaptic_events"] == int(in_counts @ fwd) + recurrent_events
+    assert layer1["synaptic_events"] == int(counts0 @ nxt)
+    assert layer0["spikes"] == int(s0.sum()) and layer1["spikes"] == int(s1.sum())
+    assert (
+        info["totals"]["synaptic_events"] == layer0["synaptic_events"] + layer1["synaptic_events"]
+    )
+    text = runner.invoke(app, ["run", str(recurrent_net), "--input", str(small_input)])
+    assert text.exit_code == 0, text.output
+    row = next(line for line in text.stdout.splitlines() if " layer_0 " in line)
+    assert f"{layer0['synaptic_events']:,}" in row
