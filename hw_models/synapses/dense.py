@@ -226,6 +226,40 @@ def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> n
     return out
 
 
+#: frequencies between exact anchors of the kernel spectrum's rotation (bounds its drift)
+_ANCHOR_EVERY = 64
+
+
+def _kernel_spectrum(
+    values: np.ndarray, delays: np.ndarray, size: int, n_f: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts of ``values.T * exp(-2 pi i f (1 + delay.T) / size)`` for the
+    frequencies ``f < n_f``, each ``(n_f, n_in, n_out)``.
+
+    Frequency f + 1 is frequency f rotated by ``exp(-2 pi i (1 + delay) / size)``: four real
+    products per entry instead of a complex exponential (10x faster where it mattered,
+    140 x 512 synapses with delays up to 62); every ``_ANCHOR_EVERY`` frequencies the exact
+    value is computed again, so rounding drifts for at most that many rotations (~1e-14
+    relative; :func:`_input_dft` checks the rounding residue of every result anyway).
+    """
+    turn = (2 * np.pi / size) * (1 + delays.T)  # (n_in, n_out)
+    cos, sin = np.cos(turn), -np.sin(turn)
+    k_re = np.empty((n_f, *turn.shape))
+    k_im = np.empty_like(k_re)
+    vals = values.T
+    for f in range(n_f):
+        if f % _ANCHOR_EVERY == 0:
+            np.multiply(vals, np.cos(f * turn), out=k_re[f])
+            np.multiply(vals, -np.sin(f * turn), out=k_im[f])
+            continue
+        re, im = k_re[f - 1], k_im[f - 1]
+        np.multiply(re, cos, out=k_re[f])
+        k_re[f] -= im * sin
+        np.multiply(re, sin, out=k_im[f])
+        k_im[f] += im * cos
+    return k_re, k_im
+
+
 def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
     """All delays at once: the delayed sum as a convolution, computed in the frequency domain.
 
@@ -253,11 +287,7 @@ def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.
     if size % 2 == 0:
         weight[-1] = 1.0 / size
     inverse = np.concatenate([np.cos(angle).T * weight, -np.sin(angle).T * weight], axis=1)
-    kernel = values.T[None] * np.exp(
-        (-2j * np.pi / size) * freqs[:, None, None] * (1 + delays.T)[None]
-    )  # (F, n_in, n_out)
-    k_re, k_im = np.ascontiguousarray(kernel.real), np.ascontiguousarray(kernel.imag)
-    del kernel
+    k_re, k_im = _kernel_spectrum(values, delays, size, n_f)  # (F, n_in, n_out) each
     out = np.empty((t_steps, n, n_out))
     for s0 in range(0, n, chunk):
         sub = x_tm[:, s0 : s0 + chunk]
