@@ -141,9 +141,11 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
         raise _fail(path, wn, str(exc)) from None
 
 
-def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: str) -> np.ndarray:
-    """Broadcast a netx delay field (at ``where``) to per-synapse delays exactly as netx's
-    create_dense does."""
+def expand_delay(delay: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Broadcast a netx delay field to per-synapse delays ``shape`` = (targets, sources)
+    exactly as netx's create_dense broadcasts ``delay``: a scalar; a 1-D array of one value
+    per target (checked first) or per source; or the full matrix. ``delay_rec`` follows the
+    same rule. ValueError for any other shape."""
     n_out, n_in = shape
     if delay.ndim == 0:
         return np.full(shape, int(delay.reshape(-1)[0]), dtype=np.int64)
@@ -154,11 +156,9 @@ def _expand_delay(delay: np.ndarray, shape: tuple[int, int], path: Path, where: 
             return np.repeat(delay.reshape(1, -1), n_out, axis=0)
     elif delay.shape == shape:
         return delay
-    raise _fail(
-        path,
-        where,
+    raise ValueError(
         f"shape {delay.shape} fits neither the weight {shape}, its {n_out} outputs "
-        f"nor its {n_in} inputs",
+        f"nor its {n_in} inputs"
     )
 
 
@@ -222,7 +222,10 @@ def _read_delay(
         raise _fail(
             path, f"{where}/{key}", f"delay {d.max()} exceeds Loihi 2's maximum {MAX_DELAY}"
         )
-    return _expand_delay(d, shape, path, f"{where}/{key}")
+    try:
+        return expand_delay(d, shape)
+    except ValueError as exc:
+        raise _fail(path, f"{where}/{key}", str(exc)) from None
 
 
 def _layer_size(layer: h5py.Group, path: Path, where: str) -> int:
@@ -231,7 +234,9 @@ def _layer_size(layer: h5py.Group, path: Path, where: str) -> int:
     return int(np.prod(_read_scalar(layer, "shape", path, where)))
 
 
-def _check_features(layer: h5py.Group, weight: np.ndarray, n_in: int, path: Path, where: str):
+def _check_features(
+    layer: h5py.Group, weight: np.ndarray, n_in: int, path: Path, where: str
+) -> None:
     """``outFeatures``/``inFeatures``, when the file declares them, against the weight."""
     for key, axis in (("outFeatures", 0), ("inFeatures", 1)):
         declared = _declared(layer, key, path, where)
@@ -286,6 +291,13 @@ def _read_dense_rec(layer: h5py.Group, n_in: int, path: Path, where: str) -> Blo
     if "weight_rec" not in layer:
         missing = "delay_rec without weight_rec" if "delay_rec" in layer else "missing"
         raise _fail(path, f"{where}/weight_rec", missing)
+    if isinstance(layer["weight_rec"], h5py.Dataset) and layer["weight_rec"].ndim == 1:
+        if layer["weight"].ndim != 1:  # netx reshapes weight_rec only with a flat weight
+            raise _fail(
+                path,
+                f"{where}/weight_rec",
+                "flat while weight is not: netx reshapes weight_rec only when weight is flat too",
+            )
     weight_rec = _read_weight(layer, "weight_rec", n, n, path, where)
     delay = _read_delay(layer, "delay", weight.shape, path, where)
     delay_rec = _read_delay(layer, "delay_rec", weight_rec.shape, path, where)

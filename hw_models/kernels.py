@@ -1,4 +1,6 @@
-"""Vectorised pieces shared by the neuron kernels (CUBA in simulator.py, ALIF in alif.py).
+"""Vectorised pieces shared by the neuron kernels (``neurons/cuba.py``, ``alif.py``,
+``adlif.py``): the activation each step (:class:`Drive`, with a recurrent synapse's
+feedback), the overflow-pass decisions and the LIF family's sub-threshold step.
 
 They run lava's integer arithmetic on float64 arrays holding integers, which is exact in the
 ranges involved (docs/fixed_point.md); each is tested, through the kernels that use it,
@@ -20,6 +22,7 @@ from .fixed_point import (
     wrap_int32,
 )
 from .fixed_point import INT32_LIMIT as _INT32_LIMIT
+from .synapses.base import Feedback
 
 INT32_LIMIT = float(_INT32_LIMIT)
 
@@ -97,10 +100,10 @@ class Drive:
     :class:`~ranvier.hw_models.synapses.recurrent.RecurrentInput`) step t's input also holds
     what the layer's own earlier spikes deliver: it is assembled when step t comes, summed and
     wrapped at 32 bits as lava's InPort sums its two int32 channels, and the kernel hands each
-    step's spikes back with :meth:`sent`.
+    step's spikes back with :meth:`send`.
     """
 
-    def __init__(self, a_in: np.ndarray, feedback=None):
+    def __init__(self, a_in: np.ndarray, feedback: Feedback | None = None):
         self.a_in = a_in
         self.feedback = feedback
         self.activation = scaled_activation(a_in) if feedback is None else None
@@ -125,7 +128,7 @@ class Drive:
             a_t = wrap_int32(a_t).astype(np.float64)
         return scaled_activation(a_t)
 
-    def sent(self, t: int, fired: np.ndarray) -> None:
+    def send(self, t: int, fired: np.ndarray) -> None:
         """The spikes of step t, for the feedback (nothing without one)."""
         if self.feedback is not None:
             self.feedback.send(t, fired)

@@ -8,7 +8,8 @@ departs from the torch implementation (it counts on the Loihi 2 IR, not on a tor
 - ``synaptic_operations``: ``Effective_ACs`` = synaptic events per sample (a binary spike
   meeting a non-zero weight is one accumulate; NeuroBench counts a binary input times a
   non-zero weight), ``Effective_MACs`` = 0 (no layer receives non-binary input), ``Dense`` =
-  ``sum(n_in * n_out) * timesteps`` per sample (every weight with every input, every step).
+  ``sum(entries) * timesteps`` per sample (every weight with every input, every step; a
+  layer's entries are ``n_in * n_out``, plus ``n_out**2`` for a recurrent one).
 - ``activation_sparsity``: ``1 - spikes / (neurons * timesteps * samples)`` over the spiking
   layers (a non-spiking read-out's output is its membrane, not an activation).
 - ``membrane_updates``: neuron updates per sample (Loihi updates every neuron every step).

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .network import Block, Network
 from .neurons import NeuronGroup
+from .synapses import Feedback
 
 
 @dataclass
@@ -59,7 +59,10 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
 
 
 def run_neurons(
-    neurons: NeuronGroup, a_in: np.ndarray, record: bool = False, feedback: Any = None
+    neurons: NeuronGroup,
+    a_in: np.ndarray,
+    record: bool = False,
+    feedback: Feedback | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Advance any neuron group on ``a_in`` ``(T, N, C)``: spikes ``(T, N, C)`` uint8, and with
     ``record`` its membrane state (``neurons.membrane``: v for CUBA/ALIF, u for ADLIF) at the

@@ -15,7 +15,8 @@ The Python API (docs/api.md) is available from this package, loaded on first use
 
 Networks: :func:`load`, :func:`save`, :func:`simulate`, :func:`run` (with labels and a
 report), :func:`inspect`. Training: :func:`train_network`, :func:`export`, :func:`verify`.
-The network IR: :class:`Network`, :class:`Block`, :class:`DenseSynapse`, the neuron groups
+The network IR: :class:`Network`, :class:`Block`, :class:`DenseSynapse`,
+:class:`RecurrentDenseSynapse`, the neuron groups
 :class:`CubaNeurons`, :class:`AlifNeurons`, :class:`AdlifNeurons` and the registry
 :data:`NEURON_TYPES`.
 
@@ -43,6 +44,7 @@ _LAZY = {
     "Network": "ranvier.hw_models.network",
     "Block": "ranvier.hw_models.network",
     "DenseSynapse": "ranvier.hw_models.synapses",
+    "RecurrentDenseSynapse": "ranvier.hw_models.synapses",
     "NeuronGroup": "ranvier.hw_models.neurons",
     "CubaNeurons": "ranvier.hw_models.neurons",
     "AlifNeurons": "ranvier.hw_models.neurons",

@@ -444,6 +444,10 @@ BAD_NETS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         _recurrent_mutated(_set_entry("layer/1/delay_rec", (2, 2), 1.5)),
         ["layer/1/delay_rec", "integer"],
     ),
+    "rec_flat_weight_rec_with_2d_weight": (
+        _recurrent_mutated(lambda f: _replace(f["layer/1"], "weight_rec", np.ones(25))),
+        ["layer/1/weight_rec", "flat", "netx"],
+    ),
     "rec_nan_weight_rec": (
         _recurrent_mutated(_set_entry("layer/1/weight_rec", (1, 4), np.nan)),
         ["layer/1/weight_rec", "NaN"],

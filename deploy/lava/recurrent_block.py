@@ -34,13 +34,15 @@ from lava.magma.core.decorator import implements
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.dense.process import DelayDense, Dense
+from ranvier.convert import expand_delay
+from ranvier.hw_models.fixed_point import MAX_DELAY
 
-#: Loihi 2's largest synaptic delay (netx gives DelayDense ``max_delay=62``).
-MAX_DELAY = 62
 
-
-def _synapse(weight: np.ndarray, delay: np.ndarray | None, bits: int, exp: int, msg_bits: int):
-    """lava-nc's Dense, or DelayDense when the synapse has delays."""
+def _synapse(
+    weight: np.ndarray, delay: np.ndarray | None, bits: int, exp: int, msg_bits: int
+) -> Dense | DelayDense:
+    """lava-nc's Dense, or DelayDense (``max_delay`` 62, as netx builds it) when the synapse
+    has delays."""
     if delay is None:
         return Dense(
             weights=weight, weight_exp=exp, num_weight_bits=bits, num_message_bits=msg_bits
@@ -76,7 +78,8 @@ class RecurrentDelayDense(AbstractBlock):
             raise ValueError("dense_rec: sparse synapses are not supported")
         msg_bits = self.input_message_bits
         self.synapse = _synapse(weight, delay, bits, exp, msg_bits)
-        self.synapse_rec = _synapse(weight_rec, delay_rec, bits, exp, 0)
+        # it receives the layer's own spikes: the neuron's message bits (0: unary)
+        self.synapse_rec = _synapse(weight_rec, delay_rec, bits, exp, self.output_message_bits)
         if self.shape != self.synapse.a_out.shape:
             raise RuntimeError(
                 f"Expected synapse output shape to be {self.shape[-1]}, "
@@ -102,14 +105,16 @@ class PyRecurrentDelayDenseModel(AbstractPyBlockModel):
         super().__init__(proc)
 
 
-def read_delay_rec(layer_config, n: int) -> np.ndarray | None:
-    """The layer's ``delay_rec`` as per-synapse delays ``(n, n)``: a scalar, one value per
-    neuron (per target first, as netx reads ``delay``) or the full matrix; integers 0..62.
-    None when the file has none. ValueError names the field otherwise."""
+def read_delay_rec(layer_config: Any, n: int) -> np.ndarray | None:
+    """The layer's ``delay_rec`` as per-synapse delays ``(n, n)``, broadcast as ranvier's
+    reader does (``convert.expand_delay``, netx's rule for ``delay``: a scalar, one value per
+    target first, or the full matrix); integers 0..62. None when the file has none.
+    ValueError naming the file and field otherwise. (Where netx has no rule, the reference
+    has to take ranvier's; the arithmetic it runs is lava's.)"""
     handle = getattr(layer_config, "f", None)
     if handle is None or "delay_rec" not in handle:
         return None
-    where = f"{handle.name.strip('/')}/delay_rec"
+    where = f"{handle.file.filename}: {handle.name.strip('/')}/delay_rec"
     raw = np.asarray(handle["delay_rec"][()])
     if raw.dtype.kind not in "biuf" or (
         raw.dtype.kind == "f" and (not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)))
@@ -118,13 +123,10 @@ def read_delay_rec(layer_config, n: int) -> np.ndarray | None:
     delay = raw.astype(np.int64)
     if delay.size and (delay.min() < 0 or delay.max() > MAX_DELAY):
         raise ValueError(f"{where}: delays must be within 0..{MAX_DELAY}")
-    if delay.ndim == 0 or delay.size == 1:
-        return np.full((n, n), int(delay.reshape(-1)[0]), dtype=np.int64)
-    if delay.ndim == 1 and delay.size == n:
-        return np.repeat(delay.reshape(-1, 1), n, axis=1)
-    if delay.shape == (n, n):
-        return delay
-    raise ValueError(f"{where}: shape {delay.shape} does not fit the layer's ({n}, {n})")
+    try:
+        return expand_delay(delay, (n, n))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 class RecurrentLayers:
@@ -132,13 +134,13 @@ class RecurrentLayers:
     :class:`RecurrentDelayDense` blocks with the file's ``delay_rec`` (module docstring).
     Only used under ``runtime.LOCK``; netx's originals are always restored."""
 
-    def __init__(self, lava):
+    def __init__(self, lava: Any):
         self.module = lava.netx_hdf5
         self.network = lava.netx_hdf5.Network
         self.delay_rec: np.ndarray | None = None
         self.saved: tuple[Any, Any] | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> RecurrentLayers:
         network = self.network
         self.saved = (network.__dict__["create_dense"], self.module.RecurrentDense)
         create_dense = self.saved[0].__func__
@@ -159,7 +161,7 @@ class RecurrentLayers:
         self.module.RecurrentDense = block
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> bool:
         create_dense, recurrent_dense = self.saved
         self.network.create_dense = create_dense
         self.module.RecurrentDense = recurrent_dense

@@ -38,6 +38,7 @@ from ..fixed_point import (
     scale_threshold,
 )
 from ..kernels import Drive
+from ..synapses.base import Feedback
 from .base import Field, NeuronGroup, outside
 
 _STATE_MAX = float(STATE_HALF_RANGE - 1)
@@ -86,7 +87,7 @@ def run_adlif(
     neurons: AdlifNeurons,
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
-    feedback: Any = None,
+    feedback: Feedback | None = None,
 ) -> np.ndarray:
     """Advance AdLIF+ neurons on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 
@@ -94,8 +95,9 @@ def run_adlif(
     states stay within 24 bits, ``I - w`` within 2**33, every product below 2**46, and
     ``trunc(x * (k / 4096))`` is the exact round-toward-zero of ``decay``/``mul_frac``.
     ``membrane_out`` (``(T, N, C)``, optional) receives u at the end of each step;
-    ``feedback`` (a recurrent synapse's ring buffer, :class:`~ranvier.hw_models.kernels.Drive`)
-    adds what the group's own spikes deliver.
+    ``feedback`` (a recurrent synapse's
+    :class:`~ranvier.hw_models.synapses.Feedback`, read through
+    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
     drive = Drive(a_in, feedback)
@@ -132,7 +134,7 @@ def run_adlif(
         np.clip(u, -_STATE_MAX, _STATE_MAX, out=u)
         np.greater(u, vth, out=s)
         spikes[t] = s
-        drive.sent(t, s)
+        drive.send(t, s)
         if membrane_out is not None:
             membrane_out[t] = u
     return spikes.view(np.uint8)

@@ -50,6 +50,7 @@ from ..fixed_point import (
     wrap_int32,
 )
 from ..kernels import INT32_LIMIT, Drive, OverflowPasses, current_voltage_step
+from ..synapses.base import Feedback
 from .base import Field, NeuronGroup
 from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
 
@@ -151,7 +152,7 @@ def run_alif(
     neurons: AlifNeurons,
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
-    feedback: Any = None,
+    feedback: Feedback | None = None,
 ) -> np.ndarray:
     """Advance ALIF neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -161,8 +162,9 @@ def run_alif(
     with a decay factor below 2**44, and ``trunc(x * (k / 4096))`` is lava's rounding toward
     zero. The int32 wrap, 24-bit fold and saturation passes run only where a bound computed
     from the input says they can trigger. Returns uint8. ``membrane_out`` (``(T, N, C)``,
-    optional) receives v at the end of each step; ``feedback`` (a recurrent synapse's ring
-    buffer, :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
+    optional) receives v at the end of each step; ``feedback`` (a recurrent synapse's
+    :class:`~ranvier.hw_models.synapses.Feedback`, read through
+    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
     if a_in.size == 0:
@@ -210,7 +212,7 @@ def run_alif(
             if need_tr32:
                 r[:] = wrap_int32(r)
                 theta[:] = wrap_int32(theta)
-        drive.sent(t, fired)
+        drive.send(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
     return spikes.view(np.uint8)

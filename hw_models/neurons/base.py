@@ -26,6 +26,7 @@ from ..fixed_point import (
     NON_SPIKING_VTH_MANT,
     VTH_MANT_MAX,
 )
+from ..synapses.base import Feedback
 
 #: Bits of a bias as stored per neuron: the signed 13-bit mantissa and a 3-bit exponent (an
 #: assumption: netx fixes the exponent at 6).
@@ -193,7 +194,10 @@ class NeuronGroup:
         return bool(np.any(self.vth_mant < NON_SPIKING_VTH_MANT))
 
     def run(
-        self, a_in: np.ndarray, membrane_out: np.ndarray | None = None, feedback: Any = None
+        self,
+        a_in: np.ndarray,
+        membrane_out: np.ndarray | None = None,
+        feedback: Feedback | None = None,
     ) -> np.ndarray:
         """Advance through time on synaptic input ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 

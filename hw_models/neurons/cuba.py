@@ -40,6 +40,7 @@ from ..fixed_point import (
     wrap_int32,
 )
 from ..kernels import Drive, OverflowPasses, current_voltage_step
+from ..synapses.base import Feedback
 from .base import Field, NeuronGroup, outside
 
 #: Fields shared by the LIF family (CUBA and ALIF): the current and voltage decays.
@@ -101,7 +102,7 @@ def run_cuba(
     neurons: CubaNeurons,
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
-    feedback: Any = None,
+    feedback: Feedback | None = None,
 ) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -119,8 +120,9 @@ def run_cuba(
     :func:`cuba_step` step by step.
 
     ``membrane_out`` (``(T, N, C)``, optional) receives v at the end of each step (after the
-    reset), as lava's ``v`` Var holds it. ``feedback`` (a recurrent synapse's ring buffer,
-    see :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
+    reset), as lava's ``v`` Var holds it. ``feedback`` (a recurrent synapse's
+    :class:`~ranvier.hw_models.synapses.Feedback`, read through
+    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
     """
     t_steps, n, c = a_in.shape
     drive = Drive(a_in, feedback)
@@ -138,7 +140,7 @@ def run_cuba(
         fired = spikes[t]
         np.greater(v, vth, out=fired)
         v[fired] = 0.0
-        drive.sent(t, fired)
+        drive.send(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
     return spikes.view(np.uint8)

@@ -140,11 +140,15 @@ class RecurrentDenseSynapse:
         return out
 
     def violations(self, name: str) -> list[str]:
-        return self.forward.violations(name) + self.recurrent.violations(f"{name} (recurrent)")
+        """Both parts' checks; a finding the parts share (their weight bits) once."""
+        out = self.forward.violations(name)
+        seen = {line.split(": ", 1)[-1] for line in out}
+        rec = self.recurrent.violations(f"{name} (recurrent)")
+        return out + [line for line in rec if line.split(": ", 1)[-1] not in seen]
 
     def describe(self) -> dict:
-        """The feed-forward ranges (as a dense layer's) and the recurrent ones under
-        ``recurrent``."""
+        """The feed-forward ranges (as a dense layer's; ``synapses`` counts both parts, as the
+        resource estimate does) and the recurrent ones under ``recurrent``."""
         rec = self.recurrent.describe()
         return {
             **self.forward.describe(),
@@ -180,8 +184,10 @@ class RecurrentInput:
       fractions, see ``DenseSynapse.values_are_integers``): lava floors each step's sum per
       delay slot, so one product per delay value on the effective weights, then the shift.
 
-    ``bound`` is the largest input it can add to one neuron in one step (each synapse carries
-    at most one spike per step), for the kernels' overflow-pass decisions.
+    ``bound`` bounds the input it can add to one neuron in one step, for the kernels'
+    overflow-pass decisions: each synapse carries at most one spike per step, so
+    ``sum |values|`` over a neuron's synapses; on the fractional path lava floors each delay
+    slot's sum, which can add up to 1 per slot, so there each slot's sum is rounded up.
     """
 
     def __init__(self, synapse: DenseSynapse, samples: int, steps: int):
@@ -192,25 +198,30 @@ class RecurrentInput:
         delays = (
             np.zeros(synapse.weight.shape, np.int64) if synapse.delay is None else synapse.delay
         )
-        self.linear = synapse.values_are_integers
-        weights = synapse.values if self.linear else synapse.effective_weight.astype(np.float64)
+        linear = synapse.values_are_integers
+        weights = synapse.values if linear else synapse.effective_weight.astype(np.float64)
         used = np.unique(delays[weights != 0])
+        magnitude = np.abs(synapse.values)
+        if linear:
+            self.bound = float(magnitude.sum(axis=1).max(initial=0.0))
+        else:
+            per_slot = [np.ceil(np.where(delays == d, magnitude, 0.0).sum(axis=1)) for d in used]
+            self.bound = float(np.sum(per_slot, axis=0).max(initial=0.0)) if per_slot else 0.0
         self.weight_exp = synapse.weight_exp
-        self.bound = float(np.abs(synapse.values).sum(axis=1).max(initial=0.0))
-        self.targets = np.arange(n)
-        self.per_delay: list[tuple[int, np.ndarray]] = []
-        self.weight_t = np.ascontiguousarray(weights.T)  # (source, target)
-        self.delay_t = np.ascontiguousarray(delays.T)
-        if not self.linear:
+        if not linear:
+            self.mode = "per_delay"
             self.per_delay = [
                 (int(d), np.ascontiguousarray(np.where(delays == d, weights, 0.0).T)) for d in used
             ]
-            self.mode = "per_delay"
         elif used.size <= 1:
-            self.single_delay = int(used[0]) if used.size else 0
             self.mode = "single"
+            self.single_delay = int(used[0]) if used.size else 0
+            self.weight_t = np.ascontiguousarray(weights.T)  # (source, target)
         else:
             self.mode = "scatter"
+            self.weight_t = np.ascontiguousarray(weights.T)
+            self.delay_t = np.ascontiguousarray(delays.T)
+            self.targets = np.arange(n)
 
     def arriving(self, t: int) -> np.ndarray:
         """The input the layer's earlier spikes deliver at step t, ``(N, n)``; the slot is
