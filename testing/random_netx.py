@@ -152,18 +152,24 @@ def _read_prefix(spec: NetSpec):
         return read_netx(path)
 
 
-def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
-    """Smallest vThMant whose firing rate on ``a_in`` is at most ``target`` (simulator)."""
-    from ranvier.hw_models.neurons.cuba import run_cuba
-
-    lo, hi = 1, (1 << 17) - 1
+def _bisect(rate, target: float) -> int:
+    """Smallest threshold mantissa in 1..VTH_MANT_MAX whose ``rate(vth)`` is at most
+    ``target`` (rates fall as the threshold rises)."""
+    lo, hi = 1, VTH_MANT_MAX
     while lo < hi:
         mid = (lo + hi) // 2
-        if run_cuba(make_neurons(mid), a_in).mean() > target:
+        if rate(mid) > target:
             lo = mid + 1
         else:
             hi = mid
     return lo
+
+
+def _bisect_vth(make_neurons, a_in: np.ndarray, target: float) -> int:
+    """Smallest vThMant whose firing rate on ``a_in`` is at most ``target`` (simulator)."""
+    from ranvier.hw_models.neurons.cuba import run_cuba
+
+    return _bisect(lambda vth: run_cuba(make_neurons(vth), a_in).mean(), target)
 
 
 def _calibrate_last_layer(spec: NetSpec, x: np.ndarray, target: float) -> None:
@@ -337,14 +343,7 @@ def _bisect_layer_vth(neurons, a_in: np.ndarray, target: float, jitter: np.ndarr
         vth = np.clip(np.rint(base * jitter), 1, VTH_MANT_MAX).astype(np.int64)
         return float(run_neurons(replace(neurons, vth_mant=vth), a_in)[0].mean())
 
-    lo, hi = 1, VTH_MANT_MAX
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rate(mid) > target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return _bisect(rate, target)
 
 
 def random_adaptive_spec(
@@ -479,14 +478,7 @@ def _recalibrate(
         block.neurons = replace(block.neurons, vth_mant=vth_of(base))
         return _rates_by_layer(network, x)[-1]
 
-    lo, hi = 1, VTH_MANT_MAX
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rate(mid) > target:
-            lo = mid + 1
-        else:
-            hi = mid
-    vth = vth_of(lo)
+    vth = vth_of(_bisect(rate, target))
     layer = spec.layers[k]
     layer.vth_mant = int(vth[0]) if np.all(vth == vth[0]) else vth
     if layer.neuron_type == "ADLIF":  # b stays in [0, 2] thresholds
