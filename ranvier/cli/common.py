@@ -42,14 +42,21 @@ def guard(
 ) -> T:
     """Run ``fn``; turn known bad-input errors (and ``bad_input``) into exit 2, anything else
     into exit 1. With ``debug`` the exception propagates (a traceback)."""
-    from ranvier.convert import NetFileError
+    from ranvier.convert import NetFileError, OutputPathError
     from ranvier.deploy import BackendUnavailableError, InputError
     from ranvier.deploy.report import ReportError
     from ranvier.hw_models.energy import ProfileError
 
     try:
         return fn(*args, **kwargs)
-    except (NetFileError, InputError, ProfileError, ReportError, *bad_input) as exc:
+    except (
+        NetFileError,
+        InputError,
+        ProfileError,
+        ReportError,
+        OutputPathError,
+        *bad_input,
+    ) as exc:
         if debug:
             raise
         die(str(exc), 2)
