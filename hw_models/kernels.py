@@ -10,6 +10,7 @@ against the integer rules of ``fixed_point`` step by step.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,7 @@ class Drive:
     def __getitem__(self, t: int) -> np.ndarray:
         if self.activation is not None:
             return self.activation[t]
-        a_t = self.a_in[t] + self.feedback.arriving(t)
+        a_t = self.a_in[t] + self.feedback.arriving()
         if a_t.size and max(a_t.max(), -a_t.min()) >= INT32_LIMIT:
             a_t = wrap_int32(a_t).astype(np.float64)
         return scaled_activation(a_t)
@@ -131,4 +132,24 @@ class Drive:
     def send(self, t: int, fired: np.ndarray) -> None:
         """The spikes of step t, for the feedback (nothing without one)."""
         if self.feedback is not None:
-            self.feedback.send(t, fired)
+            self.feedback.send(fired)
+
+
+def carried(
+    state: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], start: Any = 0.0
+) -> np.ndarray:
+    """A neuron state variable at the start of a run: a float64 copy of ``state[name]`` when a
+    previous chunk of the run left it there, else ``start`` (0, or the type's initial value)
+    broadcast to ``shape``. The kernels write their final values back into ``state``, so a long
+    run split into chunks is exactly the run in one piece."""
+    if state is not None and name in state:
+        return np.array(state[name], dtype=np.float64)
+    return np.broadcast_to(np.asarray(start, dtype=np.float64), shape).copy()
+
+
+def peak(state: dict[str, np.ndarray] | None, *names: str) -> float:
+    """Largest magnitude of the carried ``names`` (0 when there is no state): what a chunk's
+    overflow bounds add for the state it starts from."""
+    if not state:
+        return 0.0
+    return max((float(np.abs(state[k]).max(initial=0.0)) for k in names if k in state), default=0.0)

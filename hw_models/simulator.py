@@ -63,15 +63,40 @@ def run_neurons(
     a_in: np.ndarray,
     record: bool = False,
     feedback: Feedback | None = None,
+    state: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Advance any neuron group on ``a_in`` ``(T, N, C)``: spikes ``(T, N, C)`` uint8, and with
     ``record`` its membrane state (``neurons.membrane``: v for CUBA/ALIF, u for ADLIF) at the
     end of every step, int64 ``(T, N, C)``; else None. ``feedback``: a recurrent synapse's
-    ring buffer (``Synapse.feedback``).
+    ring buffer (``Synapse.feedback``); ``state``: the group's state carried between chunks.
     """
     membrane = np.empty(a_in.shape) if record else None
-    spikes = neurons.run(a_in, membrane_out=membrane, feedback=feedback)
+    spikes = neurons.run(a_in, membrane_out=membrane, feedback=feedback, state=state)
     return spikes, None if membrane is None else membrane.astype(np.int64)
+
+
+#: Working-memory budgets of a chunk: the synaptic input of one layer (float64 ``(K, N, n)``)
+#: and a synapse's frequency-domain kernel (``(F, n_in, n_out)`` complex, F ~ K / 2).
+INPUT_BUDGET_BYTES = 64 << 20
+KERNEL_BUDGET_BYTES = 256 << 20
+#: Chunks are never shorter than this (unless the run is), nor longer than MAX_CHUNK_STEPS.
+MIN_CHUNK_STEPS = 32
+MAX_CHUNK_STEPS = 1024
+
+
+def chunk_steps(network: Network, samples: int, t_steps: int) -> int:
+    """Steps per chunk for a run of ``samples`` x ``t_steps``: as long as the budgets allow
+    (:data:`INPUT_BUDGET_BYTES` for a layer's input, :data:`KERNEL_BUDGET_BYTES` for a
+    frequency-domain kernel), within ``MIN_CHUNK_STEPS..MAX_CHUNK_STEPS``; the whole run when
+    it is shorter. Memory then depends on the chunk, not on T."""
+    widest = max([network.n_in, *network.layer_sizes])
+    k = INPUT_BUDGET_BYTES // (8 * max(samples, 1) * widest)
+    for block in network.blocks:
+        for part in block.synapse.parts:
+            per_frequency = 16 * part.n_in * part.n_out
+            k = min(k, 2 * KERNEL_BUDGET_BYTES // max(per_frequency, 1) - part.max_delay)
+    k = int(np.clip(k, MIN_CHUNK_STEPS, MAX_CHUNK_STEPS))
+    return max(1, min(t_steps, k))
 
 
 def simulate(
@@ -79,13 +104,21 @@ def simulate(
     spikes: np.ndarray,
     on_layer: Callable[[int, int], None] | None = None,
     record: Sequence[int] | None = None,
+    chunk: int | None = None,
 ) -> SimResult:
     """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
 
     The returned spikes keep the input's rank: ``(N, C_l, T)`` for a batch, ``(C_l, T)`` for a
     single sample. Counters are per sample either way. ``on_layer(done, total)`` is called
-    after each layer (for progress bars). ``record`` lists layer indices (negative ones count
-    from the end) whose membrane state is probed every step into ``LayerResult.membrane``.
+    after each layer of each chunk (for progress bars). ``record`` lists layer indices
+    (negative ones count from the end) whose membrane state is probed every step into
+    ``LayerResult.membrane``.
+
+    Long runs go in chunks of ``chunk`` steps (default :func:`chunk_steps`), all layers one
+    chunk at a time, carrying each synapse's delay line (:meth:`Synapse.input_stream`), each
+    neuron group's state and each recurrent synapse's ring buffer from one chunk to the next:
+    the result is exactly the run in one piece, and the working memory depends on the chunk,
+    not on T (the returned spikes, one byte per neuron and step, and probed membranes do).
     """
     x = np.asarray(spikes)
     single = x.ndim == 2
@@ -96,25 +129,45 @@ def simulate(
     if x.shape[1] != network.n_in:
         raise ValueError(f"input has {x.shape[1]} channels, the network expects {network.n_in}")
     n, _, t_steps = x.shape
-    current = as_binary_spikes(x)
+    k = chunk_steps(network, n, t_steps) if chunk is None else max(1, int(chunk))
     probed = layer_indices(record, len(network.blocks))
-    layers: list[LayerResult] = []
-    for index, block in enumerate(network.blocks):
-        a_in = block.synapse.synaptic_input(current)
-        feedback = block.synapse.feedback(n, t_steps)
-        # (T, N, C) from the kernel, handed on as an (N, C, T) view: no copies between layers
-        out_tm, membrane = run_neurons(
-            block.neurons, a_in, record=index in probed, feedback=feedback
-        )
-        out = out_tm.transpose(1, 2, 0)
-        result = layer_result(block, current, out, single)
-        if membrane is not None:
-            membrane = np.ascontiguousarray(membrane.transpose(1, 2, 0))
-            result.membrane = membrane[0] if single else membrane
+    blocks = network.blocks
+    streams = [block.synapse.input_stream() for block in blocks]
+    feedbacks = [block.synapse.feedback(n, t_steps) for block in blocks]
+    states: list[dict[str, np.ndarray]] = [{} for _ in blocks]
+    outs = [np.zeros((n, block.neurons.n, t_steps), np.uint8) for block in blocks]
+    membranes = {i: np.zeros((n, blocks[i].neurons.n, t_steps), np.int64) for i in probed}
+    in_counts = [np.zeros((n, block.synapse.n_in), np.int64) for block in blocks]
+    chunks = range(0, t_steps, k)
+    done = 0
+    for t0 in chunks:
+        t1 = min(t0 + k, t_steps)
+        current = as_binary_spikes(x[:, :, t0:t1])
+        for index, block in enumerate(blocks):
+            in_counts[index] += current.sum(axis=2, dtype=np.int64)
+            a_in = streams[index](current)
+            out_tm, membrane = run_neurons(
+                block.neurons,
+                a_in,
+                record=index in membranes,
+                feedback=feedbacks[index],
+                state=states[index],
+            )
+            current = out_tm.transpose(1, 2, 0)  # (N, C, K) view
+            outs[index][:, :, t0:t1] = current
+            if membrane is not None:
+                membranes[index][:, :, t0:t1] = membrane.transpose(1, 2, 0)
+            done += 1
+            if on_layer is not None:
+                on_layer(done, len(chunks) * len(blocks))
+    layers = []
+    for index, block in enumerate(blocks):
+        out = outs[index]
+        result = layer_counters(block, in_counts[index], out.sum(axis=2, dtype=np.int64), t_steps)
+        result.spikes = out[0] if single else out
+        if index in membranes:
+            result.membrane = membranes[index][0] if single else membranes[index]
         layers.append(result)
-        current = out
-        if on_layer is not None:
-            on_layer(len(layers), len(network.blocks))
     return SimResult(layers=layers, samples=n, timesteps=t_steps)
 
 
@@ -136,20 +189,35 @@ def layer_result(
 ) -> LayerResult:
     """Counters of one layer from its input and output spikes, both ``(N, C, T)``.
 
-    Used for every backend, so ranvier's and lava's runs are counted by the same rule. A
-    recurrent layer's synaptic events include its recurrent synapses': each of its own spikes
-    times that neuron's recurrent fan-out.
+    Used for every backend, so ranvier's and lava's runs are counted by the same rule
+    (:func:`layer_counters`).
     """
-    n, _, t_steps = out_spikes.shape
-    fan_out = block.synapse.fan_out()
-    events = (in_spikes != 0).sum(axis=2, dtype=np.int64) @ fan_out
+    result = layer_counters(
+        block,
+        (in_spikes != 0).sum(axis=2, dtype=np.int64),
+        out_spikes.sum(axis=2, dtype=np.int64),
+        out_spikes.shape[2],
+    )
+    result.spikes = out_spikes[0] if single else out_spikes
+    return result
+
+
+def layer_counters(
+    block: Block, in_counts: np.ndarray, out_counts: np.ndarray, t_steps: int
+) -> LayerResult:
+    """A layer's counters from its spike counts per sample, input ``(N, C_in)`` and output
+    ``(N, C)`` (the result's ``spikes`` is left empty for the caller). Synaptic events: each
+    input spike times its sender's fan-out; a recurrent layer's own spikes times its
+    recurrent fan-out."""
+    n = out_counts.shape[0]
+    events = in_counts @ block.synapse.fan_out()
     recurrent = block.synapse.recurrent_fan_out()
     if recurrent is not None:
-        events = events + out_spikes.sum(axis=2, dtype=np.int64) @ recurrent
+        events = events + out_counts @ recurrent
     return LayerResult(
         name=block.name,
-        spikes=out_spikes[0] if single else out_spikes,
-        spike_counts=out_spikes.sum(axis=2, dtype=np.int64),
+        spikes=np.zeros((n, block.neurons.n, 0), np.uint8),
+        spike_counts=out_counts,
         synaptic_events=np.asarray(events, dtype=np.int64),
         neuron_updates=np.full(n, block.neurons.n * t_steps, dtype=np.int64),
     )

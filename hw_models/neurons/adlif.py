@@ -37,7 +37,7 @@ from ..fixed_point import (
     scale_bias,
     scale_threshold,
 )
-from ..kernels import Drive
+from ..kernels import Drive, carried
 from ..synapses.base import Feedback
 from .base import Field, NeuronGroup, outside
 
@@ -88,6 +88,7 @@ def run_adlif(
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
     feedback: Feedback | None = None,
+    state: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Advance AdLIF+ neurons on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 
@@ -97,7 +98,8 @@ def run_adlif(
     ``membrane_out`` (``(T, N, C)``, optional) receives u at the end of each step;
     ``feedback`` (a recurrent synapse's
     :class:`~ranvier.hw_models.synapses.Feedback`, read through
-    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
+    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver;
+    ``state`` (optional) carries u, w and s between the chunks of a long run.
     """
     t_steps, n, c = a_in.shape
     drive = Drive(a_in, feedback)
@@ -108,9 +110,9 @@ def run_adlif(
     u_take = neurons.u_decay / DECAY_UNITY  # 1 - alpha, applied to the input
     w_keep = (DECAY_UNITY - neurons.w_decay) / DECAY_UNITY  # beta
     coupling = neurons.a_mant / DECAY_UNITY  # a
-    u = np.zeros((n, c))
-    w = np.zeros((n, c))
-    s = np.zeros((n, c), dtype=np.bool_)
+    u = carried(state, "u", (n, c))
+    w = carried(state, "w", (n, c))
+    s = carried(state, "s", (n, c)).astype(np.bool_)
     tmp = np.empty((n, c))
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
@@ -137,6 +139,8 @@ def run_adlif(
         drive.send(t, s)
         if membrane_out is not None:
             membrane_out[t] = u
+    if state is not None:
+        state.update(u=u, w=w, s=s.copy())
     return spikes.view(np.uint8)
 
 

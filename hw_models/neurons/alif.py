@@ -49,7 +49,7 @@ from ..fixed_point import (
     wrap_current,
     wrap_int32,
 )
-from ..kernels import INT32_LIMIT, Drive, OverflowPasses, current_voltage_step
+from ..kernels import INT32_LIMIT, Drive, OverflowPasses, carried, current_voltage_step, peak
 from ..synapses.base import Feedback
 from .base import Field, NeuronGroup
 from .cuba import I_DECAY, REF_DELAY, V_DECAY, lif_decay_violations
@@ -120,12 +120,15 @@ def _growth(d: np.ndarray) -> float:
     return float(np.inf) if f.size == 0 or f.max() >= 1 else float(1 / (1 - f.max()))
 
 
-def _bounds(neurons: AlifNeurons, per_step: np.ndarray, t_steps: int) -> tuple[float, float, float]:
+def _bounds(
+    neurons: AlifNeurons, per_step: np.ndarray, t_steps: int, start: tuple[float, float, float]
+) -> tuple[float, float, float]:
     """Upper bounds on |i|, |v| and on |theta|, |r| over a run, from bounds on each step's
     input ``per_step`` (``Drive.per_step_bound``).
 
     Used to skip wrap and saturation passes that cannot trigger. A factor of magnitude above
-    1 (decays < 0 or > 8192) gives an infinite bound, i.e. every pass runs.
+    1 (decays < 0 or > 8192) gives an infinite bound, i.e. every pass runs. ``start`` holds the
+    largest |i|, |v| and |theta|, |r| the run starts from (a previous chunk's); they add.
     """
     inf = float(np.inf)
 
@@ -135,9 +138,9 @@ def _bounds(neurons: AlifNeurons, per_step: np.ndarray, t_steps: int) -> tuple[f
             return inf
         return min(drive_sum, drive_max * _growth(d))
 
-    bound_i = leaky(float(per_step.max()), float(per_step.sum()), neurons.i_decay)
+    bound_i = leaky(float(per_step.max()), float(per_step.sum()), neurons.i_decay) + start[0]
     drive = bound_i + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
-    bound_v = leaky(drive, drive * t_steps, neurons.v_decay)
+    bound_v = leaky(drive, drive * t_steps, neurons.v_decay) + start[1]
     tr_factors = np.abs(_factor(np.concatenate([neurons.theta_decay, neurons.ref_decay])))
     if tr_factors.size and tr_factors.max() > 1:
         return bound_i, bound_v, inf
@@ -145,7 +148,7 @@ def _bounds(neurons: AlifNeurons, per_step: np.ndarray, t_steps: int) -> tuple[f
         np.abs(scale_threshold_int32(neurons.vth_mant)).max()
         + t_steps * np.abs(scale_threshold_int32(neurons.vth_step)).max()
     )
-    return bound_i, bound_v, theta_max * (2 * t_steps + 1)
+    return bound_i, bound_v, (theta_max + start[2]) * (2 * t_steps + 1)
 
 
 def run_alif(
@@ -153,6 +156,7 @@ def run_alif(
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
     feedback: Feedback | None = None,
+    state: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Advance ALIF neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -164,7 +168,8 @@ def run_alif(
     from the input says they can trigger. Returns uint8. ``membrane_out`` (``(T, N, C)``,
     optional) receives v at the end of each step; ``feedback`` (a recurrent synapse's
     :class:`~ranvier.hw_models.synapses.Feedback`, read through
-    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
+    :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver;
+    ``state`` (optional) carries i, v, theta and r between the chunks of a long run.
     """
     t_steps, n, c = a_in.shape
     if a_in.size == 0:
@@ -177,16 +182,17 @@ def run_alif(
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     theta0 = scale_threshold_int32(neurons.vth_mant).astype(np.float64)
     step = scale_threshold_int32(neurons.vth_step).astype(np.float64)
-    bound_i, bound_v, bound_tr = _bounds(neurons, drive.per_step_bound(), t_steps)
+    start = (peak(state, "i"), peak(state, "v"), peak(state, "theta", "r"))
+    bound_i, bound_v, bound_tr = _bounds(neurons, drive.per_step_bound(), t_steps, start)
     passes = OverflowPasses.from_bounds(bound_i, bound_v, float(np.abs(bias).max()))
     if float(np.abs(v_fac).max()) > 1.0:  # |decay(v)| may exceed 2**23: keep the int32 pass
         passes = replace(passes, voltage_int32=True)
     # theta, r, v - r, 2 * theta: all below 2**31 unless thresholds/steps are huge
     need_tr32 = bound_tr + STATE_HALF_RANGE >= INT32_LIMIT / 2
-    i = np.zeros((n, c))
-    v = np.zeros((n, c))
-    r = np.zeros((n, c))
-    theta = np.broadcast_to(theta0, (n, c)).copy()
+    i = carried(state, "i", (n, c))
+    v = carried(state, "v", (n, c))
+    r = carried(state, "r", (n, c))
+    theta = carried(state, "theta", (n, c), theta0)
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
         current_voltage_step(i, v, drive[t], i_fac, v_fac, bias, passes)
@@ -215,6 +221,8 @@ def run_alif(
         drive.send(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
+    if state is not None:
+        state.update(i=i, v=v, theta=theta, r=r)
     return spikes.view(np.uint8)
 
 

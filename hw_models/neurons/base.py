@@ -115,8 +115,8 @@ class NeuronGroup:
     membrane: ClassVar[str] = "v"
     #: bits of state stored per neuron (``state_bits``)
     STATE_BITS: ClassVar[int] = 0
-    #: the batched kernel ``(group, a_in, membrane_out, feedback=None) -> spikes`` that
-    #: :meth:`run` calls
+    #: the batched kernel ``(group, a_in, membrane_out, feedback=None, state=None) -> spikes``
+    #: that :meth:`run` calls
     KERNEL: ClassVar[Callable[..., np.ndarray]]
 
     n: int
@@ -198,16 +198,19 @@ class NeuronGroup:
         a_in: np.ndarray,
         membrane_out: np.ndarray | None = None,
         feedback: Feedback | None = None,
+        state: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Advance through time on synaptic input ``(T, N, C)``; spikes ``(T, N, C)`` uint8.
 
         ``membrane_out`` (``(T, N, C)``, optional) receives the ``membrane`` state at the end
         of every step. ``feedback`` (a recurrent synapse's ``Synapse.feedback``) adds, step by
-        step, what the group's own spikes deliver back to it.
+        step, what the group's own spikes deliver back to it. ``state`` (a dict, optional)
+        carries the group's state from one chunk of a long run to the next: the kernel starts
+        from what it holds and leaves its final state there.
         """
-        if feedback is None:
+        if feedback is None and state is None:
             return type(self).KERNEL(self, a_in, membrane_out)
-        return type(self).KERNEL(self, a_in, membrane_out, feedback)
+        return type(self).KERNEL(self, a_in, membrane_out, feedback, state)
 
     # --- Loihi 2 -------------------------------------------------------------------------
     def violations(self, name: str) -> list[str]:

@@ -39,7 +39,7 @@ from ..fixed_point import (
     wrap_current,
     wrap_int32,
 )
-from ..kernels import Drive, OverflowPasses, current_voltage_step
+from ..kernels import Drive, OverflowPasses, carried, current_voltage_step, peak
 from ..synapses.base import Feedback
 from .base import Field, NeuronGroup, outside
 
@@ -80,22 +80,28 @@ def cuba_step(
     return u, np.where(spikes, 0, v), spikes
 
 
-def _state_bounds(neurons: CubaNeurons, per_step: np.ndarray, t_steps: int) -> tuple[float, float]:
+def _state_bounds(
+    neurons: CubaNeurons, per_step: np.ndarray, t_steps: int, start: tuple[float, float]
+) -> tuple[float, float]:
     """Upper bounds on |u| and |v| over a run, from bounds on each step's input ``per_step``
     (``Drive.per_step_bound``; decay only shrinks).
 
     With per-step input at most A and decay factor (4096 - d)/4096 (truncated toward zero),
     |u| <= A * 4096 / d, and never more than the sum of the inputs; likewise for v with u and
     the bias as its input. Used to skip the wrap and saturation passes when they cannot fire.
+    ``start`` holds the largest |u| and |v| the run starts from (a previous chunk's), which
+    decay only shrinks, so they add to the bounds.
     """
     bound_u = float(per_step.sum())
     if neurons.i_decay.min() > 0:
         bound_u = min(bound_u, float(per_step.max()) * DECAY_UNITY / neurons.i_decay.min())
-    drive = bound_u + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
+    drive = (
+        bound_u + start[0] + float(np.abs(scale_bias(neurons.bias_mant, neurons.bias_exp)).max())
+    )
     bound_v = drive * t_steps
     if neurons.v_decay.min() > 0:
         bound_v = min(bound_v, drive * DECAY_UNITY / neurons.v_decay.min())
-    return bound_u, bound_v
+    return bound_u + start[0], bound_v + start[1]
 
 
 def run_cuba(
@@ -103,6 +109,7 @@ def run_cuba(
     a_in: np.ndarray,
     membrane_out: np.ndarray | None = None,
     feedback: Feedback | None = None,
+    state: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Advance CUBA neurons through time on activation ``a_in`` ``(T, N, C)``; spikes ``(T, N, C)``.
 
@@ -123,6 +130,8 @@ def run_cuba(
     reset), as lava's ``v`` Var holds it. ``feedback`` (a recurrent synapse's
     :class:`~ranvier.hw_models.synapses.Feedback`, read through
     :class:`~ranvier.hw_models.kernels.Drive`) adds what the group's own spikes deliver.
+    ``state`` (optional) carries u and v between the chunks of a long run: read at the start,
+    written back at the end (:func:`~ranvier.hw_models.kernels.carried`).
     """
     t_steps, n, c = a_in.shape
     drive = Drive(a_in, feedback)
@@ -130,10 +139,11 @@ def run_cuba(
     v_factor = (DECAY_UNITY - neurons.v_decay) / DECAY_UNITY
     bias = scale_bias(neurons.bias_mant, neurons.bias_exp).astype(np.float64)
     vth = scale_threshold(neurons.vth_mant).astype(np.float64)
-    bound_u, bound_v = _state_bounds(neurons, drive.per_step_bound(), t_steps)
+    start = (peak(state, "u"), peak(state, "v"))
+    bound_u, bound_v = _state_bounds(neurons, drive.per_step_bound(), t_steps, start)
     passes = OverflowPasses.from_bounds(bound_u, bound_v, float(np.abs(bias).max()))
-    u = np.zeros((n, c))
-    v = np.zeros((n, c))
+    u = carried(state, "u", (n, c))
+    v = carried(state, "v", (n, c))
     spikes = np.empty((t_steps, n, c), dtype=np.bool_)
     for t in range(t_steps):
         current_voltage_step(u, v, drive[t], u_factor, v_factor, bias, passes)
@@ -143,6 +153,8 @@ def run_cuba(
         drive.send(t, fired)
         if membrane_out is not None:
             membrane_out[t] = v
+    if state is not None:
+        state.update(u=u, v=v)
     return spikes.view(np.uint8)
 
 

@@ -10,24 +10,26 @@ layer's own neurons back onto them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 
 class Feedback(Protocol):
-    """What a recurrent synapse delivers back to its own layer, step by step (the neuron
-    kernel reads it before each step and hands it each step's spikes)."""
+    """What a recurrent synapse delivers back to its own layer, step by step: the neuron
+    kernel reads the arrivals of the current step, then hands it the step's spikes, which
+    moves it to the next step. One object lasts a whole run, chunks included."""
 
-    #: the largest input it can add to one neuron in one step
+    #: an upper bound on the input it can add to one neuron in one step
     bound: float
 
-    def arriving(self, t: int) -> np.ndarray:
-        """The input arriving at step t, ``(N, n_out)`` float64 holding integers."""
+    def arriving(self) -> np.ndarray:
+        """The input arriving at the current step, ``(N, n_out)`` float64 holding integers."""
         ...
 
-    def send(self, t: int, fired: np.ndarray) -> None:
-        """The layer's spikes ``(N, n_out)`` of step t."""
+    def send(self, fired: np.ndarray) -> None:
+        """The layer's spikes ``(N, n_out)`` of the current step; the next step begins."""
         ...
 
 
@@ -83,6 +85,12 @@ class Synapse(Protocol):
     def recurrent_fan_out(self) -> np.ndarray | None:
         """Non-zero synapses from each of the layer's own neurons back onto the layer,
         ``(n_out,)``; None for a feed-forward synapse."""
+        ...
+
+    def input_stream(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A fresh stream of its whole-sequence input for a run in chunks: called with each
+        chunk's binary spikes ``(N, n_in, K)`` in turn, it returns ``(K, N, n_out)``, exactly
+        :meth:`synaptic_input` of the whole run cut at those steps (it keeps the delay line)."""
         ...
 
     def feedback(self, samples: int, steps: int) -> Feedback | None:

@@ -151,6 +151,10 @@ class DenseSynapse:
         """See :func:`synaptic_input`."""
         return synaptic_input(self, spikes, method)
 
+    def input_stream(self, method: str = "auto") -> InputStream:
+        """A fresh :class:`InputStream` of this synapse (a run in chunks)."""
+        return InputStream(self, method)
+
     def feedback(self, samples: int, steps: int) -> None:
         """None: a dense synapse is feed-forward."""
         return None
@@ -260,7 +264,41 @@ def _kernel_spectrum(
     return k_re, k_im
 
 
-def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.ndarray | None:
+@dataclass(frozen=True)
+class DftPlan:
+    """What the frequency-domain path needs for windows of ``t_steps`` steps of one synapse:
+    the forward and inverse real DFT matrices and the kernel spectrum. Built once per window
+    length and reused by every chunk of a long run (:class:`InputStream`)."""
+
+    t_steps: int
+    n_f: int
+    forward: np.ndarray  # (2F, T): x -> [Re X; Im X]
+    inverse: np.ndarray  # (T, 2F)
+    k_re: np.ndarray  # (F, n_in, n_out)
+    k_im: np.ndarray
+
+
+def dft_plan(synapse: DenseSynapse, t_steps: int) -> DftPlan:
+    """The :class:`DftPlan` of ``synapse`` for windows of ``t_steps`` steps."""
+    values = synapse.values
+    delays = np.zeros(values.shape, dtype=np.int64) if synapse.delay is None else synapse.delay
+    size = t_steps + int(delays.max(initial=0)) + 1
+    freqs = np.arange(size // 2 + 1)
+    n_f = freqs.size
+    angle = (2 * np.pi / size) * np.outer(freqs, np.arange(t_steps))  # (F, T)
+    forward = np.concatenate([np.cos(angle), -np.sin(angle)])
+    weight = np.full(n_f, 2.0 / size)  # irfft weights: 1/L for f = 0 and f = L/2, else 2/L
+    weight[0] = 1.0 / size
+    if size % 2 == 0:
+        weight[-1] = 1.0 / size
+    inverse = np.concatenate([np.cos(angle).T * weight, -np.sin(angle).T * weight], axis=1)
+    k_re, k_im = _kernel_spectrum(values, delays, size, n_f)
+    return DftPlan(t_steps, n_f, forward, inverse, k_re, k_im)
+
+
+def _input_dft(
+    synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128, plan: DftPlan | None = None
+) -> np.ndarray | None:
     """All delays at once: the delayed sum as a convolution, computed in the frequency domain.
 
     ``a[t', j] = sum_i values[j, i] * x[i, t' - 1 - delay[j, i]]`` is a sum of one-tap
@@ -270,36 +308,29 @@ def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.
     result is an integer of magnitude <= sum|values| * T; float64 rounding errors are of
     order 1e-16 * (T + n_in) * that bound (~1e-8 for SHD-size layers), so rounding to the
     nearest integer recovers it exactly. The residue is checked (< 1/8) on every element; on
-    failure None is returned and the caller uses the exact per-delay path.
+    failure None is returned and the caller uses the exact per-delay path. The matrices cost
+    O(T**2) memory, so long runs go through :class:`InputStream` in windows of a few hundred
+    steps. ``plan`` (for these T steps) saves rebuilding them.
     Returns float64 holding integers, time-major ``(T, N, n_out)``.
     """
     t_steps, n, n_in = x_tm.shape
-    values = synapse.values
-    n_out = synapse.n_out
-    delays = np.zeros(values.shape, dtype=np.int64) if synapse.delay is None else synapse.delay
-    size = t_steps + int(delays.max(initial=0)) + 1
-    freqs = np.arange(size // 2 + 1)
-    n_f = freqs.size
-    angle = (2 * np.pi / size) * np.outer(freqs, np.arange(t_steps))  # (F, T)
-    forward = np.concatenate([np.cos(angle), -np.sin(angle)])  # x -> [Re X; Im X]
-    weight = np.full(n_f, 2.0 / size)  # irfft weights: 1/L for f = 0 and f = L/2, else 2/L
-    weight[0] = 1.0 / size
-    if size % 2 == 0:
-        weight[-1] = 1.0 / size
-    inverse = np.concatenate([np.cos(angle).T * weight, -np.sin(angle).T * weight], axis=1)
-    k_re, k_im = _kernel_spectrum(values, delays, size, n_f)  # (F, n_in, n_out) each
+    if plan is None or plan.t_steps != t_steps:
+        plan = dft_plan(synapse, t_steps)
+    n_f, n_out = plan.n_f, synapse.n_out
     out = np.empty((t_steps, n, n_out))
     for s0 in range(0, n, chunk):
         sub = x_tm[:, s0 : s0 + chunk]
         m = sub.shape[1]
-        spec = (forward @ sub.reshape(t_steps, -1).astype(np.float64)).reshape(2 * n_f, m, n_in)
+        spec = (plan.forward @ sub.reshape(t_steps, -1).astype(np.float64)).reshape(
+            2 * n_f, m, n_in
+        )
         x_re, x_im = spec[:n_f], spec[n_f:]
         prod = np.empty((2 * n_f, m, n_out))
-        np.matmul(x_re, k_re, out=prod[:n_f])
-        prod[:n_f] -= np.matmul(x_im, k_im)
-        np.matmul(x_re, k_im, out=prod[n_f:])
-        prod[n_f:] += np.matmul(x_im, k_re)
-        y = (inverse @ prod.reshape(2 * n_f, -1)).reshape(t_steps, m, n_out)
+        np.matmul(x_re, plan.k_re, out=prod[:n_f])
+        prod[:n_f] -= np.matmul(x_im, plan.k_im)
+        np.matmul(x_re, plan.k_im, out=prod[n_f:])
+        prod[n_f:] += np.matmul(x_im, plan.k_re)
+        y = (plan.inverse @ prod.reshape(2 * n_f, -1)).reshape(t_steps, m, n_out)
         dest = out[:, s0 : s0 + m]
         np.rint(y, out=dest)
         y -= dest
@@ -309,7 +340,12 @@ def _input_dft(synapse: DenseSynapse, x_tm: np.ndarray, chunk: int = 128) -> np.
     return out
 
 
-def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
+def synaptic_input(
+    synapse: DenseSynapse,
+    spikes: np.ndarray,
+    method: str = "auto",
+    plans: dict[int, DftPlan] | None = None,
+) -> np.ndarray:
     """Activation arriving at each neuron at each step, time-major ``(T, N, n_out)``.
 
     ``spikes`` is ``(N, n_in, T)`` binary (a transposed view of a time-major array is used
@@ -323,15 +359,52 @@ def synaptic_input(synapse: DenseSynapse, spikes: np.ndarray, method: str = "aut
     weights read from netx files) the floor is exact and the map is linear; then ``method``
     ``auto`` uses the frequency-domain path for layers with several delay values and the
     per-delay path otherwise. ``per_delay`` and ``dft`` force a path (tests compare them).
+    ``plans`` (a dict by window length) keeps the frequency-domain matrices between calls.
     """
     x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
     linear = synapse.values_are_integers
     delays = synapse.delay
     several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
     use_dft = method == "dft" or (method == "auto" and several and x_tm.shape[0] > 1)
-    out = _input_dft(synapse, x_tm) if linear and use_dft else None
+    out = None
+    if linear and use_dft:
+        t_steps = x_tm.shape[0]
+        plan = None if plans is None else plans.get(t_steps)
+        if plan is None:
+            plan = dft_plan(synapse, t_steps)
+            if plans is not None:
+                plans[t_steps] = plan
+        out = _input_dft(synapse, x_tm, plan=plan)
     if out is None:
         out = _input_per_delay(synapse, x_tm, linear)
     if out.size and max(out.max(), -out.min()) >= 1 << 31:
         out = wrap_int32(out.astype(np.int64)).astype(np.float64)
     return out
+
+
+class InputStream:
+    """A synapse's input over a long run, one chunk of steps after another: exactly
+    :func:`synaptic_input` of the whole run, in memory bounded by the chunk.
+
+    Overlap-save: each chunk is computed together with the last ``max_delay + 1`` steps of the
+    input before it (the spikes still in the synapse's delay line), and only the chunk's own
+    steps are kept. The frequency-domain matrices are built once per window length.
+    """
+
+    def __init__(self, synapse: DenseSynapse, method: str = "auto"):
+        self.synapse = synapse
+        self.method = method
+        self.history: np.ndarray | None = None  # (N, n_in, max_delay + 1)
+        self.plans: dict[int, DftPlan] = {}
+
+    def __call__(self, spikes: np.ndarray) -> np.ndarray:
+        """The input of the next chunk, time-major ``(K, N, n_out)``, from its binary spikes
+        ``(N, n_in, K)``."""
+        keep = self.synapse.max_delay + 1
+        if self.history is None:  # the first chunk: nothing in the delay line yet
+            window, skip = spikes, 0
+        else:
+            window, skip = np.concatenate([self.history, spikes], axis=2), self.history.shape[2]
+        out = synaptic_input(self.synapse, window, self.method, self.plans)[skip:]
+        self.history = np.ascontiguousarray(window[:, :, -keep:])
+        return out

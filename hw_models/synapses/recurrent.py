@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..fixed_point import netx_optimize_weight_bits, shift_activation
-from .dense import DenseSynapse
+from .dense import DenseSynapse, InputStream
 
 
 @dataclass
@@ -127,6 +127,10 @@ class RecurrentDenseSynapse:
         while the neurons run)."""
         return self.forward.synaptic_input(spikes, method)
 
+    def input_stream(self, method: str = "auto") -> InputStream:
+        """The feed-forward part's input stream (the recurrent part is :meth:`feedback`)."""
+        return self.forward.input_stream(method)
+
     def feedback(self, samples: int, steps: int) -> RecurrentInput:
         """A fresh ring buffer for a run of ``samples`` x ``steps``."""
         return RecurrentInput(self.recurrent, samples, steps)
@@ -175,7 +179,8 @@ class RecurrentInput:
 
     The neuron kernel asks for step t's arrivals (:meth:`arriving`) before it integrates step
     t and hands back the spikes of step t (:meth:`send`), which are added to the slots of steps
-    ``t + 1 + delay``. Exact: integer sums in float64 (|sum| < 2**53). Three paths:
+    ``t + 1 + delay``. It counts the steps itself, so one object serves a run in chunks.
+    Exact: integer sums in float64 (|sum| < 2**53). Three paths:
 
     - one delay value (or none): one matrix product per step with spikes;
     - several delay values: a scatter-add of each spiking neuron's column into the slots its
@@ -193,6 +198,7 @@ class RecurrentInput:
     def __init__(self, synapse: DenseSynapse, samples: int, steps: int):
         n = synapse.n_out
         self.steps = int(steps)
+        self.t = 0  # the current step
         self.slots = synapse.max_delay + 1
         self.ring = np.zeros((self.slots, samples, n))
         delays = (
@@ -223,16 +229,19 @@ class RecurrentInput:
             self.delay_t = np.ascontiguousarray(delays.T)
             self.targets = np.arange(n)
 
-    def arriving(self, t: int) -> np.ndarray:
-        """The input the layer's earlier spikes deliver at step t, ``(N, n)``; the slot is
-        freed for step ``t + slots``."""
-        slot = self.ring[t % self.slots]
+    def arriving(self) -> np.ndarray:
+        """The input the layer's earlier spikes deliver at the current step t, ``(N, n)``;
+        the slot is freed for step ``t + slots``."""
+        slot = self.ring[self.t % self.slots]
         out = slot.copy()
         slot.fill(0.0)
         return out
 
-    def send(self, t: int, fired: np.ndarray) -> None:
-        """Spikes ``(N, n)`` (bool or 0/1) of step t into the slots of their arrival steps."""
+    def send(self, fired: np.ndarray) -> None:
+        """Spikes ``(N, n)`` (bool or 0/1) of the current step t into the slots of their
+        arrival steps; then step t + 1 begins."""
+        t = self.t
+        self.t += 1
         if not fired.any():
             return
         if self.mode == "single":

@@ -181,8 +181,8 @@ def test_the_overflow_bound_covers_floored_fractional_slots():
     rng = np.random.default_rng(0)
     fired = rng.random((200, 1, 3)) < 0.5
     for t in range(200):  # the arrivals never exceed the bound
-        feedback.send(t, fired[t])
-        assert np.abs(feedback.arriving(t + 1)).max() <= feedback.bound
+        assert np.abs(feedback.arriving()).max() <= feedback.bound
+        feedback.send(fired[t])
     # neurons 0 and 1 fire every step from their bias; neuron 2 integrates -7 per step
     neurons = CubaNeurons.create(
         3, vth_mant=1, i_decay=0, v_decay=4096, bias_mant=np.array([100, 100, 0])
