@@ -27,6 +27,11 @@ class InputError(ValueError):
     """Input that cannot be run; the message is one line naming the file and the problem."""
 
 
+#: The largest dense input an event file may expand to (channels x steps, one byte each): the
+#: simulator streams any length, but the binned input is held whole. Checked before allocating.
+MAX_DENSE_INPUT_BYTES = 2 << 30
+
+
 def _load_array(path: Path) -> np.ndarray:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -102,6 +107,12 @@ def events_to_dense(
     if x.max() >= n_x:
         raise InputError(f"{path}: event x={x.max()} is outside the network's {n_x} input columns")
     t_steps = int(t.max()) + 1 if timesteps is None else timesteps
+    if channels * t_steps > MAX_DENSE_INPUT_BYTES:
+        raise InputError(
+            f"{path}: events up to t = {int(t.max())} ms need {channels} channels x "
+            f"{t_steps:,} steps = {channels * t_steps / 2**30:.1f} GiB of binned input (limit "
+            f"{MAX_DENSE_INPUT_BYTES / 2**30:.0f} GiB); pass --timesteps to run a prefix"
+        )
     keep = t < t_steps
     dense = np.zeros((channels, t_steps), dtype=np.uint8)
     dense[((p * n_y + y) * n_x + x)[keep], t[keep]] = 1

@@ -78,7 +78,7 @@ def run_neurons(
 #: Working-memory budgets of a chunk: the synaptic input of one layer (float64 ``(K, N, n)``)
 #: and a synapse's frequency-domain kernel (``(F, n_in, n_out)`` complex, F ~ K / 2).
 INPUT_BUDGET_BYTES = 64 << 20
-KERNEL_BUDGET_BYTES = 256 << 20
+KERNEL_BUDGET_BYTES = 64 << 20
 #: Chunks are never shorter than this (unless the run is), nor longer than MAX_CHUNK_STEPS.
 MIN_CHUNK_STEPS = 32
 MAX_CHUNK_STEPS = 1024
@@ -105,6 +105,7 @@ def simulate(
     on_layer: Callable[[int, int], None] | None = None,
     record: Sequence[int] | None = None,
     chunk: int | None = None,
+    keep_spikes: bool = True,
 ) -> SimResult:
     """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
 
@@ -119,6 +120,8 @@ def simulate(
     neuron group's state and each recurrent synapse's ring buffer from one chunk to the next:
     the result is exactly the run in one piece, and the working memory depends on the chunk,
     not on T (the returned spikes, one byte per neuron and step, and probed membranes do).
+    With ``keep_spikes=False`` only the counters are kept (``LayerResult.spikes`` is empty,
+    ``(N, C, 0)``): a run of any length in memory bounded by the chunk, besides the input.
     """
     x = np.asarray(spikes)
     single = x.ndim == 2
@@ -132,10 +135,12 @@ def simulate(
     k = chunk_steps(network, n, t_steps) if chunk is None else max(1, int(chunk))
     probed = layer_indices(record, len(network.blocks))
     blocks = network.blocks
-    streams = [block.synapse.input_stream() for block in blocks]
+    streams = [block.synapse.input_stream(k if k < t_steps else None) for block in blocks]
     feedbacks = [block.synapse.feedback(n, t_steps) for block in blocks]
     states: list[dict[str, np.ndarray]] = [{} for _ in blocks]
-    outs = [np.zeros((n, block.neurons.n, t_steps), np.uint8) for block in blocks]
+    kept = t_steps if keep_spikes else 0
+    outs = [np.zeros((n, block.neurons.n, kept), np.uint8) for block in blocks]
+    out_counts = [np.zeros((n, block.neurons.n), np.int64) for block in blocks]
     membranes = {i: np.zeros((n, blocks[i].neurons.n, t_steps), np.int64) for i in probed}
     in_counts = [np.zeros((n, block.synapse.n_in), np.int64) for block in blocks]
     chunks = range(0, t_steps, k)
@@ -154,7 +159,9 @@ def simulate(
                 state=states[index],
             )
             current = out_tm.transpose(1, 2, 0)  # (N, C, K) view
-            outs[index][:, :, t0:t1] = current
+            out_counts[index] += current.sum(axis=2, dtype=np.int64)
+            if keep_spikes:
+                outs[index][:, :, t0:t1] = current
             if membrane is not None:
                 membranes[index][:, :, t0:t1] = membrane.transpose(1, 2, 0)
             done += 1
@@ -163,7 +170,7 @@ def simulate(
     layers = []
     for index, block in enumerate(blocks):
         out = outs[index]
-        result = layer_counters(block, in_counts[index], out.sum(axis=2, dtype=np.int64), t_steps)
+        result = layer_counters(block, in_counts[index], out_counts[index], t_steps)
         result.spikes = out[0] if single else out
         if index in membranes:
             result.membrane = membranes[index][0] if single else membranes[index]

@@ -87,10 +87,11 @@ class Synapse(Protocol):
         ``(n_out,)``; None for a feed-forward synapse."""
         ...
 
-    def input_stream(self) -> Callable[[np.ndarray], np.ndarray]:
-        """A fresh stream of its whole-sequence input for a run in chunks: called with each
-        chunk's binary spikes ``(N, n_in, K)`` in turn, it returns ``(K, N, n_out)``, exactly
-        :meth:`synaptic_input` of the whole run cut at those steps (it keeps the delay line)."""
+    def input_stream(self, chunk: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """A fresh stream of its whole-sequence input for a run in chunks of ``chunk`` steps
+        (None: one piece): called with each chunk's binary spikes ``(N, n_in, K)`` in turn, it
+        returns ``(K, N, n_out)``, exactly :meth:`synaptic_input` of the whole run cut at those
+        steps (it keeps the delay line)."""
         ...
 
     def feedback(self, samples: int, steps: int) -> Feedback | None:

@@ -151,9 +151,10 @@ class DenseSynapse:
         """See :func:`synaptic_input`."""
         return synaptic_input(self, spikes, method)
 
-    def input_stream(self, method: str = "auto") -> InputStream:
-        """A fresh :class:`InputStream` of this synapse (a run in chunks)."""
-        return InputStream(self, method)
+    def input_stream(self, chunk: int | None = None, method: str = "auto") -> InputStream:
+        """A fresh :class:`InputStream` of this synapse for a run in chunks of ``chunk`` steps
+        (None: in one piece)."""
+        return InputStream(self, method, chunk)
 
     def feedback(self, samples: int, steps: int) -> None:
         """None: a dense synapse is feed-forward."""
@@ -387,13 +388,17 @@ class InputStream:
     :func:`synaptic_input` of the whole run, in memory bounded by the chunk.
 
     Overlap-save: each chunk is computed together with the last ``max_delay + 1`` steps of the
-    input before it (the spikes still in the synapse's delay line), and only the chunk's own
-    steps are kept. The frequency-domain matrices are built once per window length.
+    input before it (the spikes still in the synapse's delay line; zeros before the run), and
+    only the chunk's own steps are kept. With ``chunk`` (the run's chunk length) every window
+    has the same length, a shorter last chunk padded with zeros after it (which changes no
+    earlier step), so the frequency-domain matrices are built once; without it (a run in one
+    piece) the first window is the chunk alone.
     """
 
-    def __init__(self, synapse: DenseSynapse, method: str = "auto"):
+    def __init__(self, synapse: DenseSynapse, method: str = "auto", chunk: int | None = None):
         self.synapse = synapse
         self.method = method
+        self.chunk = chunk
         self.history: np.ndarray | None = None  # (N, n_in, max_delay + 1)
         self.plans: dict[int, DftPlan] = {}
 
@@ -401,10 +406,15 @@ class InputStream:
         """The input of the next chunk, time-major ``(K, N, n_out)``, from its binary spikes
         ``(N, n_in, K)``."""
         keep = self.synapse.max_delay + 1
-        if self.history is None:  # the first chunk: nothing in the delay line yet
+        n, n_in, k = spikes.shape
+        if self.history is None and self.chunk is not None:
+            self.history = np.zeros((n, n_in, keep), dtype=spikes.dtype)
+        if self.history is None:  # a run in one piece: nothing in the delay line yet
             window, skip = spikes, 0
         else:
             window, skip = np.concatenate([self.history, spikes], axis=2), self.history.shape[2]
-        out = synaptic_input(self.synapse, window, self.method, self.plans)[skip:]
         self.history = np.ascontiguousarray(window[:, :, -keep:])
-        return out
+        if self.chunk is not None and k < self.chunk:
+            pad = np.zeros((n, n_in, self.chunk - k), dtype=window.dtype)
+            window = np.concatenate([window, pad], axis=2)
+        return synaptic_input(self.synapse, window, self.method, self.plans)[skip : skip + k]

@@ -127,9 +127,9 @@ class RecurrentDenseSynapse:
         while the neurons run)."""
         return self.forward.synaptic_input(spikes, method)
 
-    def input_stream(self, method: str = "auto") -> InputStream:
+    def input_stream(self, chunk: int | None = None, method: str = "auto") -> InputStream:
         """The feed-forward part's input stream (the recurrent part is :meth:`feedback`)."""
-        return self.forward.input_stream(method)
+        return self.forward.input_stream(chunk, method)
 
     def feedback(self, samples: int, steps: int) -> RecurrentInput:
         """A fresh ring buffer for a run of ``samples`` x ``steps``."""

@@ -104,3 +104,22 @@ def test_nan_event_is_refused(tmp_path):
     with pytest.raises(InputError) as info:
         load_spikes(path, channels=10)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_one_late_event_is_refused_before_any_allocation(tmp_path):
+    """An event at t = 3e7 ms would bin into 140 x 3e7 bytes (and once asked for PiB in the
+    frequency-domain path): refused with the size in one line, before anything is allocated;
+    --timesteps runs a prefix of the same file."""
+    import tracemalloc
+
+    from ranvier.deploy.inputs import InputError
+
+    events = np.array([[3, 1, 5.0], [7, 0, 3e7]])
+    tracemalloc.start()
+    with pytest.raises(InputError, match=r"t = 30000000 ms need 140 channels .*--timesteps"):
+        events_to_dense(events, "late.events.npy", 140)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    dense = events_to_dense(events, "late.events.npy", 140, timesteps=10)
+    assert dense.shape == (140, 10) and dense.sum() == 1

@@ -86,10 +86,24 @@ def test_chunks_across_the_longest_delays(chunk):
 
 def test_the_default_chunk_keeps_memory_bounded():
     """The automatic chunk length follows the budgets, not T: a long single-sample run of the
-    shipped SHD-size example is cut into chunks of at most MAX_CHUNK_STEPS."""
+    shipped SHD-size example is cut into chunks of at most MAX_CHUNK_STEPS, the same for any T."""
     from ranvier.hw_models.simulator import MAX_CHUNK_STEPS
 
     network = read_netx(Path(__file__).resolve().parents[2] / "examples" / "shd_like.net")
     assert chunk_steps(network, 1, 125) == 125  # a short run stays one piece
-    assert chunk_steps(network, 1, 10**6) == MAX_CHUNK_STEPS
-    assert chunk_steps(network, 10_000, 10**6) < MAX_CHUNK_STEPS  # many samples: shorter
+    long = chunk_steps(network, 1, 10**6)
+    assert long <= MAX_CHUNK_STEPS and long == chunk_steps(network, 1, 10**8)  # not T's
+    assert chunk_steps(network, 10_000, 10**6) < long  # many samples: shorter
+
+
+def test_counters_only_run_keeps_no_spikes():
+    """``keep_spikes=False``: the same counters, no spike arrays (a stream of any length)."""
+    network = read_netx(Path(__file__).resolve().parents[2] / "examples" / "shd_like.net")
+    x = random_spikes(np.random.default_rng(3), 140, 300, 0.05, 2)
+    full = simulate(network, x, chunk=64)
+    counts = simulate(network, x, chunk=64, keep_spikes=False)
+    for a, b in zip(full.layers, counts.layers, strict=True):
+        assert b.spikes.shape == (2, a.spikes.shape[1], 0)
+        assert np.array_equal(a.spike_counts, b.spike_counts)
+        assert np.array_equal(a.synaptic_events, b.synaptic_events)
+    assert sum(int(layer.spike_counts.sum()) for layer in counts.layers) > 0
