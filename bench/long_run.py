@@ -40,7 +40,10 @@ def one_run(steps: int, check_chunk: int, seed: int) -> dict:
 
     network = read_netx(NET)
     rng = np.random.default_rng(seed)
-    x = (rng.random((1, network.n_in, steps)) < 0.05).astype(np.uint8)
+    x = np.empty((1, network.n_in, steps), np.uint8)
+    for t0 in range(0, steps, 65_536):  # drawn in blocks: no float64 array of the whole input
+        t1 = min(t0 + 65_536, steps)
+        x[:, :, t0:t1] = rng.random((1, network.n_in, t1 - t0)) < 0.05
     t0 = time.perf_counter()
     result = simulate(network, x, keep_spikes=False)
     wall = time.perf_counter() - t0

@@ -9,7 +9,8 @@ Files may be given as paths or as objects: a network as a path or a
 :class:`~ranvier.hw_models.network.Network`, spikes as a path (``.npy``, ``.npz``, SLAYER
 events) or an array ``(C, T)`` / ``(N, C, T)``. Bad files raise the stages' one-line errors
 (``NetFileError``, ``InputError``, ``ProfileError``, ``ReportError``, ``ConfigError``,
-``CheckpointError``). Nothing here imports torch until a training function is called.
+``CheckpointError``, ``OutputPathError``). Nothing here imports torch until a training
+function is called.
 """
 
 from __future__ import annotations
@@ -239,13 +240,20 @@ def run(
 
     ``record`` probes the membrane of those layers; ``timesteps`` keeps the first T steps;
     ``events`` reads a spike file as SLAYER events (default: by its ``.events.npy`` name).
+
+    ``report_dir`` is checked before anything runs (``OutputPathError`` naming it: a regular
+    file, a path under one, no permission, or a non-empty directory that is not a ranvier
+    report) and written as one set: an existing report there is replaced as a whole
+    (docs/report.md). With labels the report stores the accuracy under ``readout``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     cost_profile = None
     if report_dir is not None:
+        from ranvier.deploy.report import check_report_dir
         from ranvier.hw_models.energy import CostProfile, load_profile
 
+        check_report_dir(report_dir)
         cost_profile = profile if isinstance(profile, CostProfile) else load_profile(profile)
     net, net_path = _network(network)
     x = _spikes(spikes, net.n_in, events=events, timesteps=timesteps)
@@ -271,8 +279,10 @@ def run(
             "backend": backend,
         }
     )
+    scores = None
     if label_values is not None:
-        info.update(accuracy_summary(net, result, label_values))
+        scores = accuracy_summary(net, result, label_values)
+        info.update(scores)
         if _is_path(labels):
             info["labels"] = str(labels)
     rep = None
@@ -285,6 +295,8 @@ def run(
             cost_profile,
             network_path=info["network"] or "",
             input_path=info["input"] or "",
+            accuracy=scores,
+            labels_path=info.get("labels"),
         )
         write_report(report_dir, rep, sample_raster(result))
         add_report_totals(info, rep, report_dir)
@@ -328,7 +340,7 @@ def override_training(cfg: Config, *, seed: int | None = None, epochs: int | Non
         ),
         data=cfg.data,
         preset=cfg.preset,
-    )
+    ).check()  # the overrides are held to the config's ranges (ConfigError names the field)
 
 
 def train_network(
@@ -347,48 +359,47 @@ def train_network(
     (``best_valid_accuracy``, ``test_accuracy``, ``network``, ``checkpoint``, ``verify``…).
 
     ``config`` as for :func:`training_config`; ``data_dir`` holds the SHD/SSC files;
-    ``progress(event, info)`` is called per epoch and batch. Refuses (``FileExistsError``) an
-    ``out_dir`` that already holds a run unless ``resume``.
+    ``progress(event, info)`` is called per epoch and batch. Before any data is read it
+    refuses (``FileExistsError``) an ``out_dir`` that already holds a run unless ``resume``,
+    ``resume`` without a checkpoint (``CheckpointError``), an ``out_dir`` that cannot be a
+    directory (``OutputPathError``) and one another run is writing to (``RunLockedError``:
+    the run holds ``out_dir/train.lock`` until it returns).
     """
     from ranvier.train.loop import train as run_training
 
     cfg = override_training(training_config(config), seed=seed, epochs=epochs)
-    out = Path(out_dir)
-    if (out / "checkpoint.pt").exists() and not resume:
-        raise FileExistsError(
-            f"{out}: already holds a run (checkpoint.pt); pass resume=True or a new out_dir"
-        )
-    return run_training(cfg, out, data_dir, resume=resume, device=device, progress=progress)
+    return run_training(
+        cfg, Path(out_dir), data_dir, resume=resume, device=device, progress=progress
+    )
 
 
-def _model(checkpoint: SpikingNet | PathLike) -> tuple[SpikingNet, Any]:
-    """The model of a checkpoint file or run directory (and its config), or a model as is."""
+def _model(checkpoint: SpikingNet | PathLike) -> tuple[SpikingNet, Any, Path | None]:
+    """The model of a checkpoint file or run directory (its ``best.pt``), its config and the
+    file read; or a model as is."""
     if not _is_path(checkpoint):
-        return checkpoint, None
+        return checkpoint, None, None
     from ranvier.train.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(checkpoint)
-    return loaded.model, loaded.config
+    return loaded.model, loaded.config, loaded.path
 
 
 def export(checkpoint: SpikingNet | PathLike, path: PathLike) -> Network:
     """What ``ranvier export`` does: write a trained model (a checkpoint file, a run
-    directory, whose ``checkpoint.pt`` is read, or a ``SpikingNet``) as a netx HDF5 file with
+    directory, whose ``best.pt`` is read, or a ``SpikingNet``) as a netx HDF5 file with
     integer weights and delays; returns the network read back from the file.
 
-    Warns (``UserWarning``) when the model never trained quantization-aware.
+    ``OutputPathError`` for a ``path`` that cannot be written (before any work). Warns
+    (``UserWarning``) when the model never trained quantization-aware.
     """
+    from ranvier.convert.atomic import check_writable
     from ranvier.train.export import export_model
 
-    model, _ = _model(checkpoint)
+    check_writable(path, "netx file")
+    model, _, _ = _model(checkpoint)
     if not model.quantized:
         warnings.warn(NOT_QAT_WARNING, UserWarning, stacklevel=2)
     return export_model(model, path)
-
-
-def checkpoint_layer_sizes(model: SpikingNet) -> list[int]:
-    """The neurons per layer of a trained model (to match an exported file against)."""
-    return [b.neuron.n for b in model.blocks]
 
 
 def verify(
@@ -403,18 +414,23 @@ def verify(
     """What ``ranvier verify`` does: compare the model's quantized torch forward with the
     simulator running its exported file (``network``, else a fresh export), every layer, bin
     by bin. ``result.mismatches == 0`` means the file is the trained network spike for spike;
-    ``result.as_dict()`` is the ``--json`` document.
+    ``result.as_dict()`` is the ``--json`` document, ``result.checkpoint`` the file read (a run
+    directory's ``best.pt``).
 
     The input is the first ``samples`` of the run's test split (``data_dir`` for SHD/SSC), or
     ``spikes`` ``(N, C, T)`` with optional ``labels`` (a model object has no run, so it needs
-    ``spikes``).
+    ``spikes``). A ``network`` with other layer sizes, layer types or neuron types than the
+    model's raises ``ValueError`` naming it.
     """
+    from ranvier.train.export import network_mismatch
     from ranvier.train.export import verify as run_verify
 
-    model, config = _model(checkpoint)
+    model, config, source = _model(checkpoint)
     net = None if network is None else _network(network)[0]
-    if net is not None and net.layer_sizes != checkpoint_layer_sizes(model):
-        raise ValueError(f"layer sizes {net.layer_sizes} do not match the checkpoint's")
+    if net is not None:
+        problem = network_mismatch(model, net)
+        if problem is not None:
+            raise ValueError(f"{network if _is_path(network) else 'network'}: {problem}")
     if spikes is None:
         if config is None:
             raise ValueError("verify a model object on spikes=...: it has no run to read data of")
@@ -426,4 +442,6 @@ def verify(
         x = np.asarray(spikes)
         y = None if labels is None else np.asarray(labels)
     n = len(x) if samples is None else min(samples, len(x))
-    return run_verify(model, x[:n], None if y is None else y[:n], network=net)
+    result = run_verify(model, x[:n], None if y is None else y[:n], network=net)
+    result.checkpoint = None if source is None else str(source)
+    return result

@@ -29,11 +29,33 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Loaded:
-    """A checkpoint read back: the config, the model (in eval mode) and the raw dict."""
+    """A checkpoint read back: the config, the model (in eval mode), the raw dict and the file
+    it came from."""
 
     config: Config
     model: SpikingNet
     raw: dict
+    path: Path | None = None
+
+
+#: The checkpoint a run directory stands for: the best quantized epoch, the one ``model.net``
+#: holds (``checkpoint.pt`` is the last epoch, kept for ``--resume``).
+RUN_CHECKPOINT = "best.pt"
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """The checkpoint file ``path`` names: itself, or a run directory's ``best.pt``."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    best = path / RUN_CHECKPOINT
+    if best.is_file():
+        return best
+    last = path / "checkpoint.pt"
+    hint = f"; {last} holds the last epoch, give it to use that" if last.is_file() else ""
+    raise CheckpointError(
+        f"{path}: a directory without {RUN_CHECKPOINT} (not a run directory){hint}"
+    )
 
 
 def save_checkpoint(path: str | os.PathLike, model: SpikingNet, config: Config, **extra) -> None:
@@ -53,10 +75,9 @@ def save_checkpoint(path: str | os.PathLike, model: SpikingNet, config: Config, 
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Loaded:
-    """Read and check a checkpoint; CheckpointError (one line) for anything unusable."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
+    """Read and check a checkpoint (a file, or a run directory: its ``best.pt``);
+    CheckpointError (one line) for anything unusable, NaN or infinite values included."""
+    path = resolve_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
@@ -73,8 +94,22 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Loade
         raise CheckpointError(
             f"{path}: checkpoint version {raw['version']} (this ranvier reads {VERSION})"
         )
+    if not isinstance(raw["model"], dict):
+        raise CheckpointError(f"{path}: the field 'model' is not a dict of tensors")
+    for name, tensor in raw["model"].items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            finite = torch.isfinite(tensor)
+            if not bool(finite.all()):
+                nan = int(torch.isnan(tensor).sum())
+                inf = int((~finite).sum()) - nan
+                raise CheckpointError(
+                    f"{path}: tensor '{name}' holds {nan} NaN and {inf} infinite value(s)"
+                )
+    if not isinstance(raw["config"], dict):
+        raise CheckpointError(f"{path}: the field 'config' is not a dict")
     try:
-        config = Config.from_dict(raw["config"], where=f"{path} config")
+        # a checkpoint is read on any machine: its training memory is not checked here
+        config = Config.from_dict(raw["config"], where="config", memory=False)
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     model = SpikingNet(int(raw["n_in"]), int(raw["n_classes"]), config.model, config.train.seed)
@@ -85,4 +120,4 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Loade
         raise CheckpointError(f"{path}: model does not match its config: {detail[:300]}") from None
     model.quantized = bool(raw["quantized"])
     model.eval()
-    return Loaded(config=config, model=model, raw=raw)
+    return Loaded(config=config, model=model, raw=raw, path=path)

@@ -2,14 +2,30 @@
 
 A config has three tables, ``[model]``, ``[train]`` and ``[data]``; a TOML file may give any
 subset of their keys (the rest take the defaults below), and may start from a preset with a
-top-level ``preset = "NAME"``. Unknown keys are errors, named with their table.
+top-level ``preset = "NAME"``. Unknown tables and keys are errors, named with their table.
+
+Every field is declared once, below: its default, its type (the annotation) and its allowed
+values (``metadata=spec(...)``: a range, or choices). :meth:`Config.check` validates a
+config against those declarations, so a TOML file, a dict, a checkpoint's config and a
+``Config`` built in Python are held to the same rules; every message names the field
+(``model.hidden[0]: ...``) and, for a file, the file. The neuron constructor arguments
+(``model.neuron_params``) are ranged by the neuron classes that take them
+(``train/neurons.py``, ``settings``). Beyond the fields, :meth:`Config.check` refuses a
+network whose training could not fit in this machine's memory (:func:`training_memory`).
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
+import math
+import os
 import sys
+import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,91 +33,299 @@ else:  # pragma: no cover - Python 3.10 (the lava reference environment)
     import tomli as tomllib
 
 from ranvier.hw_models.fixed_point import MAX_DELAY
+from ranvier.hw_models.resources import LOIHI2_LIMITS
+
+from .data import HSD_UNITS, dataset_shape, known_datasets
 
 DELAY_MODES = ("none", "interp", "dcls")
+DELAY_INITS = ("zero", "uniform")
+#: The largest hidden layer: one Loihi 2 chip's neurons (128 cores x 8192).
+MAX_LAYER_NEURONS = LOIHI2_LIMITS.cores_per_chip * LOIHI2_LIMITS.neurons_per_core
+#: Upper bounds of the counts (generous; they catch typos such as ``epochs = 1e9``).
+MAX_EPOCHS = 100_000
+MAX_SAMPLES = 10_000_000
+MAX_STEPS = 100_000
+MAX_SEED = 2**32 - 1
+#: Learning rates lie in (0, MAX_LR].
+MAX_LR = 10.0
 
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the file and key."""
 
 
+@dataclass(frozen=True)
+class Spec:
+    """The allowed values of one config field (of each entry, for a list of integers).
+
+    ``lo``/``hi`` bound a number (``lo_open``/``hi_open`` exclude the bound), ``choices`` lists
+    the strings allowed (a callable is asked when the field is checked), ``min_items`` is the
+    shortest list.
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
+    min_items: int = 0
+    #: why the range is what it is, added to the message of a value outside it
+    why: str = ""
+
+    def allowed(self) -> tuple[str, ...] | None:
+        return self.choices() if callable(self.choices) else self.choices
+
+    def contains(self, value: float) -> bool:
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return not (self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi))
+
+    def describe(self, integer: bool) -> str:
+        """``1..100000``, ``>= 0``, ``(0, 10]``, ``[0, 1)``, with the reason if any."""
+        lo, hi = _number(self.lo), _number(self.hi)
+        if integer and not (self.lo_open or self.hi_open):
+            text = f">= {lo}" if self.hi is None else f"{lo}..{hi}"
+        elif self.hi is None:
+            text = f"{'>' if self.lo_open else '>='} {lo}"
+        else:
+            text = f"{'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+        return f"{text} ({self.why})" if self.why else text
+
+
+def _number(value: float | None) -> str:
+    """An integer as digits, a fraction in its shortest form."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def spec(**allowed: Any) -> dict[str, Spec]:
+    """A config field's metadata: ``field(default=..., metadata=spec(lo=1, hi=10))``."""
+    return {"spec": Spec(**allowed)}
+
+
+def _trainable_neurons() -> tuple[str, ...]:
+    from .neurons import NEURON_TYPES  # the trainable types: one registry, in neurons.py
+
+    return tuple(NEURON_TYPES)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_number(name: str, value: Any, spec: Spec, integer: bool) -> None:
+    if integer and not _is_int(value):
+        raise ConfigError(f"{name}: must be an integer, got {value!r}")
+    if not integer:
+        if not _is_number(value):
+            raise ConfigError(f"{name}: must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+    if not spec.contains(value):
+        raise ConfigError(f"{name}: {value!r} is outside {spec.describe(integer)}")
+
+
+def _check_field(name: str, value: Any, kind: Any, spec: Spec) -> None:
+    """One field's value against its annotation and spec; ConfigError naming ``name``."""
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: must be true or false, got {value!r}")
+    elif kind is int or kind is float:
+        _check_number(name, value, spec, integer=kind is int)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: must be a string, got {value!r}")
+        choices = spec.allowed()
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    elif origin is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: must be a list, got {value!r}")
+        if len(value) < spec.min_items:
+            raise ConfigError(f"{name}: give at least {spec.min_items} value(s), got {value!r}")
+        for i, entry in enumerate(value):
+            _check_number(f"{name}[{i}]", entry, spec, integer=item is int)
+    elif kind is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: must be a table, got {value!r}")
+    else:  # pragma: no cover - a field of a type this checker does not know
+        raise TypeError(f"{name}: no check for the type {kind!r}")
+
+
+class _Table:
+    """What the three tables share: the field-by-field check against the declarations."""
+
+    #: the table's name in the TOML file
+    TABLE = ""
+
+    def check_fields(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):  # type: ignore[arg-type]
+            _check_field(
+                f"{self.TABLE}.{f.name}", getattr(self, f.name), hints[f.name], f.metadata["spec"]
+            )
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(_Table):
     """The network: input -> hidden blocks -> non-spiking read-out (membrane summed over time)."""
 
-    hidden: list[int] = field(default_factory=lambda: [64, 64])
-    neuron: str = "ADLIF"
-    #: neuron constructor arguments (CUBA/ALIF decays as fractions, ALIF threshold_step)
-    neuron_params: dict = field(default_factory=dict)
-    delays: str = "interp"
-    max_delay: int = 25
+    TABLE = "model"
+
+    hidden: list[int] = field(
+        default_factory=lambda: [64, 64],
+        metadata=spec(lo=1, hi=MAX_LAYER_NEURONS, min_items=1, why="one Loihi 2 chip's neurons"),
+    )
+    neuron: str = field(default="ADLIF", metadata=spec(choices=_trainable_neurons))
+    #: neuron constructor arguments (CUBA/ALIF decays as fractions, ALIF threshold_step),
+    #: ranged by the neuron class (``train/neurons.py``, ``settings``)
+    neuron_params: dict = field(default_factory=dict, metadata=spec())
+    delays: str = field(default="interp", metadata=spec(choices=DELAY_MODES))
+    max_delay: int = field(
+        default=25, metadata=spec(lo=0, hi=MAX_DELAY, why="Loihi 2's delays less netx's margin")
+    )
     #: initial delays: "zero" (the seed: the network starts without delays) or "uniform"
     #: in [0, max_delay] (DCLS's choice; spreads the taps from the start)
-    delay_init: str = "zero"
-    dropout: float = 0.5
+    delay_init: str = field(default="zero", metadata=spec(choices=DELAY_INITS))
+    dropout: float = field(default=0.5, metadata=spec(lo=0.0, hi=1.0, hi_open=True))
     #: whether the read-out synapses have delays too (the seed's do)
-    readout_delays: bool = True
+    readout_delays: bool = field(default=True, metadata=spec())
     #: initial spikes per neuron and step of every hidden layer (data-driven init; 0: off)
-    init_rate: float = 0.05
+    init_rate: float = field(default=0.05, metadata=spec(lo=0.0, hi=1.0, hi_open=True))
 
     def check(self) -> None:
-        from .neurons import NEURON_TYPES  # the trainable types: one registry, in neurons.py
+        self.check_fields()
+        from .neurons import NEURON_TYPES
 
-        if self.neuron not in NEURON_TYPES:
-            known = ", ".join(NEURON_TYPES)
-            raise ConfigError(f"model.neuron: {self.neuron!r} is not one of {known}")
-        if self.delays not in DELAY_MODES:
-            raise ConfigError(f"model.delays: {self.delays!r} is not one of {DELAY_MODES}")
-        if self.delay_init not in ("zero", "uniform"):
-            raise ConfigError(f"model.delay_init: {self.delay_init!r} is not zero or uniform")
-        if not 0 <= self.max_delay <= MAX_DELAY:
-            raise ConfigError(f"model.max_delay: {self.max_delay} is outside 0..{MAX_DELAY}")
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise ConfigError("model.hidden: give at least one layer size >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout: {self.dropout} is outside [0, 1)")
+        allowed = NEURON_TYPES[self.neuron].settings
+        for key, value in self.neuron_params.items():
+            name = f"model.neuron_params.{key}"
+            if key not in allowed:
+                takes = ", ".join(allowed) if allowed else "no neuron_params"
+                raise ConfigError(f"{name}: unknown for neuron {self.neuron} (it takes {takes})")
+            lo, hi = allowed[key]
+            _check_number(name, value, Spec(lo=lo, hi=hi), integer=False)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Table):
     """The optimisation: Adam with three learning rates, plateau decay, a QAT phase."""
 
-    epochs: int = 20
+    TABLE = "train"
+
+    epochs: int = field(default=20, metadata=spec(lo=1, hi=MAX_EPOCHS))
     #: the last ``qat_epochs`` of ``epochs`` train with integer weights, delays and decays
-    qat_epochs: int = 5
-    batch_size: int = 64
-    lr: float = 0.01
+    qat_epochs: int = field(default=5, metadata=spec(lo=0, hi=MAX_EPOCHS))
+    batch_size: int = field(default=64, metadata=spec(lo=1, hi=MAX_SAMPLES))
+    lr: float = field(default=0.01, metadata=spec(lo=0.0, hi=MAX_LR, lo_open=True))
     #: learning rate of the delays (the seed uses 10x the weights')
-    lr_delay: float = 0.1
-    lr_neuron: float = 0.01
-    plateau_factor: float = 0.7
-    plateau_patience: int = 5
-    seed: int = 0
+    lr_delay: float = field(default=0.1, metadata=spec(lo=0.0, hi=MAX_LR, lo_open=True))
+    lr_neuron: float = field(default=0.01, metadata=spec(lo=0.0, hi=MAX_LR, lo_open=True))
+    plateau_factor: float = field(
+        default=0.7, metadata=spec(lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    )
+    plateau_patience: int = field(default=5, metadata=spec(lo=0, hi=MAX_EPOCHS))
+    seed: int = field(default=0, metadata=spec(lo=0, hi=MAX_SEED))
     #: DCLS Gaussian width: from max_delay / 2 down to this, over the float epochs
-    sigma_end: float = 0.5
+    sigma_end: float = field(default=0.5, metadata=spec(lo=0.0, hi=MAX_DELAY, lo_open=True))
     #: samples checked by the verification that ends training (0: the whole test split)
-    verify_samples: int = 256
+    verify_samples: int = field(default=256, metadata=spec(lo=0, hi=MAX_SAMPLES))
 
     def check(self) -> None:
-        if self.epochs < 1 or not 0 <= self.qat_epochs <= self.epochs:
-            raise ConfigError("train.qat_epochs must lie within 0..epochs, epochs >= 1")
-        if self.batch_size < 1:
-            raise ConfigError("train.batch_size must be >= 1")
+        self.check_fields()
+        if self.qat_epochs > self.epochs:
+            raise ConfigError(
+                f"train.qat_epochs: {self.qat_epochs} is more than train.epochs ({self.epochs})"
+            )
 
 
 @dataclass
-class DataConfig:
+class DataConfig(_Table):
     """Which dataset and how to bin it (``dataset``: ``shd``, ``ssc`` or a built-in task)."""
 
-    dataset: str = "tempo"
+    TABLE = "data"
+
+    dataset: str = field(default="tempo", metadata=spec(choices=known_datasets))
     #: built-in task sizes (ignored for SHD/SSC)
-    train_samples: int = 2000
-    valid_samples: int = 500
-    test_samples: int = 500
+    train_samples: int = field(default=2000, metadata=spec(lo=1, hi=MAX_SAMPLES))
+    valid_samples: int = field(default=500, metadata=spec(lo=1, hi=MAX_SAMPLES))
+    test_samples: int = field(default=500, metadata=spec(lo=1, hi=MAX_SAMPLES))
     #: SHD/SSC binning (the seed's: 140 channels, 10 ms bins, 100 steps)
-    channels: int = 140
-    bin_ms: float = 10.0
-    steps: int = 100
+    channels: int = field(default=140, metadata=spec(lo=1, hi=HSD_UNITS))
+    bin_ms: float = field(default=10.0, metadata=spec(lo=0.0, hi=1000.0, lo_open=True))
+    steps: int = field(default=100, metadata=spec(lo=1, hi=MAX_STEPS))
+
+    def check(self) -> None:
+        self.check_fields()
+
+
+# --- memory --------------------------------------------------------------------------------
+
+#: Bytes per synapse and frequency the delayed synapses hold while training: the frequency
+#: response of every synapse (``train/delays.py``; complex128 in the quantized phase) and a
+#: second tensor of that size autograd keeps for the delay gradient. A lower bound: measured,
+#: a float step of 2 x 1024 AdLIF+ on ``tempo`` peaks at 1.4x this estimate, a quantized
+#: one at 2.7x.
+_KERNEL_BYTES = 2 * 16
+#: Bytes per neuron, sample and step the neuron loops keep for the backward pass (float64
+#: states of the quantized forward; a lower bound).
+_STATE_BYTES = 4 * 8
+
+
+def memory_parts(config: Config) -> dict[str, int]:
+    """A lower bound on the bytes training ``config`` needs, by the field that drives each
+    part: ``model.hidden`` (every synapse's frequency response), ``train.batch_size`` (a
+    batch's neuron states) and ``data.train_samples`` (the built-in task's spike arrays)."""
+    m, d = config.model, config.data
+    channels, steps, classes = dataset_shape(d.dataset, d.channels, d.steps)
+    delayed = m.delays != "none" and m.max_delay > 0
+    t_steps = steps + (m.max_delay if delayed else 0)
+    frequencies = (t_steps + (m.max_delay + 2 if delayed else 1)) // 2 + 1
+    widths = [channels, *m.hidden, classes]
+    synapses = sum(a * b for a, b in itertools.pairwise(widths))
+    neurons = sum(widths[1:])
+    built_in = d.dataset not in ("shd", "ssc")  # SHD/SSC sizes are known only once read
+    samples = d.train_samples + d.valid_samples + d.test_samples if built_in else 0
+    return {
+        "model.hidden": _KERNEL_BYTES * frequencies * synapses,
+        "train.batch_size": _STATE_BYTES * config.train.batch_size * t_steps * neurons,
+        "data.train_samples": samples * channels * t_steps,
+    }
+
+
+def training_memory(config: Config) -> int:
+    """A lower bound on the bytes training ``config`` needs (:func:`memory_parts`)."""
+    return sum(memory_parts(config).values())
+
+
+_MEMORY_WHAT = {
+    "model.hidden": "every synapse's delay response, per frequency",
+    "train.batch_size": "a batch's neuron states over every step",
+    "data.train_samples": "the built-in task's spike arrays, train, valid and test",
+}
+
+
+def host_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"  # pragma: no cover
 
 
 @dataclass
@@ -111,50 +335,90 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     preset: str = ""
 
-    def check(self) -> Config:
+    def check(self, memory: bool = True) -> Config:
+        """Validate every field (ConfigError naming it); with ``memory``, also refuse a network
+        whose training needs more than this machine's memory (:func:`training_memory`)."""
+        for name, kind in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"[{name}] must be a {kind.__name__}")
         self.model.check()
         self.train.check()
+        self.data.check()
+        if memory:
+            parts, have = memory_parts(self), host_memory()
+            need = sum(parts.values())
+            if have is not None and need > have:
+                name = max(parts, key=parts.__getitem__)  # the field that asks the most
+                table, key = name.split(".")
+                value = getattr(getattr(self, table), key)
+                raise ConfigError(
+                    f"{name}: {value} needs at least {_size(need)} of memory to train "
+                    f"({_size(parts[name])} for {_MEMORY_WHAT[name]}), more than this "
+                    f"machine's {_size(have)}"
+                )
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str = "config") -> Config:
-        """Build from a nested dict (a TOML file or a checkpoint), defaults for what is missing."""
-        base = preset(raw["preset"]) if raw.get("preset") else cls()
-        parts = {}
-        for name, kind in (("model", ModelConfig), ("train", TrainConfig), ("data", DataConfig)):
-            table = raw.get(name, {})
-            if not isinstance(table, dict):
-                raise ConfigError(f"{where}: [{name}] must be a table")
-            known = {f.name for f in fields(kind)}
-            unknown = sorted(set(table) - known)
-            if unknown:
-                raise ConfigError(f"{where}: unknown key {name}.{unknown[0]}")
-            parts[name] = replace(getattr(base, name), **table)
-        extra = sorted(set(raw) - {"model", "train", "data", "preset"})
-        if extra:
-            raise ConfigError(f"{where}: unknown table or key {extra[0]!r}")
+    def from_dict(cls, raw: dict, where: str = "config", memory: bool = True) -> Config:
+        """Build from a nested dict (a TOML file or a checkpoint), defaults for what is missing;
+        ConfigError ``where: table.key: problem`` for anything unknown or out of range."""
         try:
-            return cls(**parts, preset=raw.get("preset", base.preset)).check()
+            return cls._from_dict(raw, memory)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
+    @classmethod
+    def _from_dict(cls, raw: dict, memory: bool) -> Config:
+        tables = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+        for key in raw:
+            if key in tables or key == "preset":
+                continue
+            if isinstance(raw[key], dict):
+                raise ConfigError(
+                    f"unknown table [{key}] (the tables are [model], [train], [data])"
+                )
+            raise ConfigError(f"unknown key {key!r} (top-level keys: preset and the tables)")
+        name = raw.get("preset", "")
+        if not isinstance(name, str):
+            raise ConfigError(f"preset: must be a string, got {name!r}")
+        base = preset(name) if name else cls()
+        parts = {}
+        for table_name, kind in tables.items():
+            table = raw.get(table_name, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"[{table_name}] must be a table, got {table!r}")
+            known = [f.name for f in fields(kind)]
+            for key in table:
+                if key not in known:
+                    close = difflib.get_close_matches(key, known, n=1)
+                    hint = f" (did you mean {table_name}.{close[0]}?)" if close else ""
+                    raise ConfigError(f"unknown key {table_name}.{key}{hint}")
+            parts[table_name] = replace(getattr(base, table_name), **table)
+        return cls(**parts, preset=name or base.preset).check(memory=memory)
+
 
 def load_config(path: str | Path) -> Config:
-    """Read a TOML config; ConfigError naming the file for bad TOML or bad keys."""
+    """Read a TOML config; ConfigError naming the file for an unreadable file, bad TOML or
+    a bad key or value."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a TOML config file")
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    try:
-        return Config.from_dict(raw, where=str(path))
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return Config.from_dict(raw, where=str(path))
 
 
 def _preset_table() -> dict[str, dict]:

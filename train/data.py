@@ -460,6 +460,21 @@ TASK_SPLIT_SIZES = {"train": 2000, "valid": 500, "test": 500}
 _SPLIT_KEYS = {"train": 0, "valid": 1, "test": 2}
 
 
+def known_datasets() -> tuple[str, ...]:
+    """The names :func:`load_dataset` takes: ``shd``, ``ssc`` and the built-in tasks."""
+    return ("shd", "ssc", *TASKS)
+
+
+def dataset_shape(name: str, channels: int, steps: int) -> tuple[int, int, int]:
+    """``(channels, steps, classes)`` of a dataset's samples before padding, known without
+    reading it: SHD/SSC as binned (``channels``, ``steps``), a built-in task its own."""
+    if name in ("shd", "ssc"):
+        return channels, steps, SHD_CLASSES if name == "shd" else SSC_CLASSES
+    if name == "tempo":
+        return TEMPO_CHANNELS, TEMPO_STEPS, TEMPO_CLASSES
+    raise ValueError(f"unknown dataset {name!r}; choose {', '.join(known_datasets())}")
+
+
 def split_seed(seed: int, split: str) -> int:
     """The sampling seed of a built-in task's split: distinct per split, fixed per ``seed``."""
     if split not in _SPLIT_KEYS:
@@ -507,6 +522,8 @@ __all__ = [
     "DatasetMissingError",
     "SpikeDataset",
     "bin_spikes",
+    "dataset_shape",
+    "known_datasets",
     "load_dataset",
     "load_shd",
     "load_ssc",

@@ -38,6 +38,24 @@ def export_model(model: SpikingNet, path: str | os.PathLike) -> Network:
     return read_netx(path)
 
 
+def network_mismatch(model: SpikingNet, network: Network) -> str | None:
+    """Why ``network`` cannot be a file exported from ``model`` (other layer sizes, input
+    width, layer types or neuron types), or None. Weights, delays and neuron parameters may
+    differ: ``verify`` counts those as mismatching bins."""
+    sizes = [b.neuron.n for b in model.blocks]
+    if network.layer_sizes != sizes:
+        return f"layer sizes {network.layer_sizes} do not match the checkpoint's {sizes}"
+    if network.n_in != model.n_in:
+        return f"{network.n_in} inputs, the checkpoint's network has {model.n_in}"
+    for block, mine in zip(network.blocks, model.blocks, strict=True):
+        if block.synapse.layer_type != "dense":
+            return f"{block.name} is a {block.synapse.layer_type} layer, the checkpoint's is dense"
+        theirs, ours = block.neurons.neuron_type, mine.neuron.neuron_type
+        if theirs != ours:
+            return f"{block.name} has {theirs} neurons, the checkpoint's has {ours}"
+    return None
+
+
 @dataclass
 class VerifyResult:
     """Torch forward vs simulator on the exported file, per layer and in total."""
@@ -54,6 +72,8 @@ class VerifyResult:
     torch_accuracy: float | None = None
     #: the exported file reads back to the network the model exports (``Network.same_as``)
     file_matches: bool = True
+    #: the checkpoint file the model came from (None for a model object)
+    checkpoint: str | None = None
 
     @property
     def mismatches(self) -> int:
@@ -65,7 +85,9 @@ class VerifyResult:
         return self.mismatches == 0 and self.file_matches
 
     def as_dict(self) -> dict:
-        return {
+        """The ``ranvier verify --json`` document (``checkpoint`` first, where known)."""
+        head = {} if self.checkpoint is None else {"checkpoint": self.checkpoint}
+        return head | {
             "mismatches": self.mismatches,
             "samples": self.samples,
             "timesteps": self.timesteps,
@@ -108,6 +130,9 @@ def verify(
     if network is None:
         with tempfile.TemporaryDirectory() as tmp:
             network = export_model(model, Path(tmp) / "model.net")
+    problem = network_mismatch(model, network)
+    if problem is not None:  # not the same network at all: no bin-by-bin comparison
+        raise ValueError(f"network: {problem}")
     file_matches = network.same_as(model.to_network())
     x = (np.asarray(x) != 0).astype(np.uint8)
     sim = simulate(network, x, record=[-1])

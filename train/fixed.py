@@ -29,10 +29,16 @@ VTH_SCALE = float(1 << VTH_SHIFT)
 #: [-256, 254] (an 8-bit signed mantissa times 2), the values netx maps onto a MIXED
 #: 8-bit synapse without loss (fixed_point.netx_optimize_weight_bits).
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = NETX_WEIGHT_MIN, NETX_WEIGHT_MAX, 2
+#: Largest layer scale ``vth_mant``: keeps 2**17 / vth_mant = 64 thresholds of headroom below
+#: the 24-bit saturation of u and v, so the quantized dynamics saturate only where the float
+#: ones are far outside their normal range; and stays below 4096, from where lava-dl SLAYER's
+#: float32 threshold test ties (docs/training.md, "SLAYER cross-check").
+MAX_SCALE = 1 << 11
 
 __all__ = [
     "ACT_SCALE",
     "DECAY_UNITY",
+    "MAX_SCALE",
     "STATE_HALF_RANGE",
     "VTH_SCALE",
     "WEIGHT_MAX",

@@ -5,7 +5,8 @@ neuron parameters), learning rates x0.7 after 5 epochs without a better validati
 (the seed's plateau schedule), parameters clipped to their ranges after every step. The last
 ``qat_epochs`` epochs run the quantized forward (the exported network itself); the best
 checkpoint is chosen among them, so ``best.pt`` is always a deployable network. Every epoch
-writes ``checkpoint.pt`` (for ``--resume``) and ``metrics.json``, atomically.
+writes ``checkpoint.pt`` (for ``--resume``) and ``metrics.json``, atomically. A run holds the
+run directory's lock (``train/lock.py``) from before it reads any data until it returns.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ranvier.convert.atomic import atomic_path
+from ranvier.convert.atomic import atomic_path, check_writable_dir
 from torch import nn
 
 from . import data as datasets
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config
 from .export import export_model, verify
+from .lock import run_lock
 from .model import SpikingNet
 
-#: progress callback: (event, info) with event in {"epoch_start", "batch", "epoch_end"}
+#: progress callback: (event, info) with event in {"epoch_start", "batch", "epoch_end",
+#: "done"}
 Progress = Callable[[str, dict], None]
+
+
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run and ``resume`` was not asked for."""
 
 
 @dataclass
@@ -43,7 +50,8 @@ class Splits:
 
 
 def load_splits(config: Config, data_dir: str | os.PathLike | None) -> Splits:
-    """The run's datasets, right-padded by ``max_delay`` steps so delayed spikes arrive."""
+    """The run's datasets, right-padded by ``max_delay`` steps so delayed spikes arrive;
+    ``DatasetFormatError`` naming the file for a split without samples."""
     d = config.data
     pad = config.model.max_delay if config.model.delays != "none" else 0
     if d.dataset in ("shd", "ssc"):
@@ -54,7 +62,16 @@ def load_splits(config: Config, data_dir: str | os.PathLike | None) -> Splits:
             valid = datasets.load_dataset(d.dataset, data_dir, "valid", **binning)
         else:  # SHD has no validation split: hold out 10% of train, seeded
             train, valid = train.split(0.9, seed=config.train.seed)
-        return Splits(train, valid, test)
+        splits = Splits(train, valid, test)
+        directory = data_dir if data_dir is not None else os.environ.get(datasets.DATA_DIR_ENV)
+        for split in ("train", "valid", "test"):
+            if len(getattr(splits, split)):
+                continue
+            held_out = split == "valid" and d.dataset == "shd"
+            path = datasets.hsd_path(directory or "data", d.dataset, "train" if held_out else split)
+            problem = "too few samples to hold out 10% for validation" if held_out else "no samples"
+            raise datasets.DatasetFormatError(f"{path}: {problem}")
+        return splits
     sizes = {"train": d.train_samples, "valid": d.valid_samples, "test": d.test_samples}
     parts = {
         split: datasets.load_dataset(
@@ -62,6 +79,9 @@ def load_splits(config: Config, data_dir: str | os.PathLike | None) -> Splits:
         )
         for split, n in sizes.items()
     }
+    for split, part in parts.items():
+        if not len(part):
+            raise datasets.DatasetFormatError(f"data.{split}_samples: the {split} split is empty")
     return Splits(**parts)
 
 
@@ -136,9 +156,40 @@ def train(
     device: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Train, checkpoint every epoch, export ``model.net`` and verify it; returns the summary."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Train, checkpoint every epoch, export ``model.net`` and verify it; returns the summary.
+
+    Before any data is read: ``ConfigError`` for a config outside its ranges,
+    ``OutputPathError`` for an ``out_dir`` that cannot be a directory, ``CheckpointError``
+    for ``resume`` without a ``checkpoint.pt``, ``RunLockedError`` while another run writes
+    to ``out_dir``, ``RunExistsError`` for an ``out_dir`` that holds a run unless ``resume``.
+    The lock is held until this returns.
+    """
+    config.check()  # a Config built in Python is held to the file's rules
+    out = check_writable_dir(out_dir, "training run")
+    last = out / "checkpoint.pt"
+    nothing = f"{out}: nothing to resume (no checkpoint.pt); start the run without resume"
+    if resume and not out.is_dir():  # (checked before the lock, which creates the directory)
+        raise CheckpointError(nothing)
+    with run_lock(out):
+        if resume and not last.is_file():
+            raise CheckpointError(nothing)
+        if not resume and last.exists():
+            raise RunExistsError(
+                f"{out}: already holds a run (checkpoint.pt); resume it (--resume) or "
+                f"choose a new output directory"
+            )
+        return _train(config, out, data_dir, resume=resume, device=device, progress=progress)
+
+
+def _train(
+    config: Config,
+    out: Path,
+    data_dir: str | os.PathLike | None,
+    *,
+    resume: bool,
+    device: str | None,
+    progress: Progress | None,
+) -> dict:
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     splits = load_splits(config, data_dir)
     t = config.train
@@ -152,7 +203,7 @@ def train(
     )
     history: list[dict] = []
     start_epoch, best = 0, -math.inf
-    if resume and (out / "checkpoint.pt").exists():
+    if resume:
         loaded = load_checkpoint(out / "checkpoint.pt")
         if loaded.config.to_dict()["model"] != config.to_dict()["model"]:
             raise CheckpointError(f"{out / 'checkpoint.pt'}: --resume with a different [model]")
@@ -242,11 +293,17 @@ def train(
 def finish(
     out: Path, splits: Splits, config: Config, history: list[dict], progress: Progress | None
 ) -> dict:
-    """Export the best checkpoint, test it on the simulator and verify it against torch."""
+    """Export the best checkpoint, test it on the simulator and verify it against torch.
+
+    The summary's ``best_valid_accuracy`` is the validation accuracy of the exported network
+    (``best.pt``, quantized: the best of the quantization-aware epochs); the float epochs'
+    best is ``best_float_valid_accuracy``.
+    """
     best_path = out / "best.pt" if (out / "best.pt").exists() else out / "checkpoint.pt"
     loaded = load_checkpoint(best_path)
     model = loaded.model
-    network = export_model(model, out / "model.net")
+    network = export_model(model, out / "model.net")  # quantizes a model that never was
+    valid_acc, _ = evaluate(model, splits.valid, torch.device("cpu"))
     n = config.train.verify_samples or len(splits.test.y)
     x, y = splits.test.x[:n], splits.test.y[:n]
     result = verify(model, x, y, network=network)
@@ -261,7 +318,11 @@ def finish(
         "test_input": str(out / "test_input.npy"),
         "test_labels": str(out / "test_labels.npy"),
         "epochs": len(history),
-        "best_valid_accuracy": max((h["valid_accuracy"] for h in history), default=None),
+        "best_epoch": int(loaded.raw.get("epoch", len(history) - 1)),
+        "best_valid_accuracy": valid_acc,
+        "best_float_valid_accuracy": max(
+            (h["valid_accuracy"] for h in history if h["phase"] == "float"), default=None
+        ),
         "test_accuracy": test_acc,
         "float_test_accuracy": next(
             (h["float_test_accuracy"] for h in history if "float_test_accuracy" in h), None

@@ -22,14 +22,8 @@ from torch import nn
 
 from .config import ModelConfig
 from .delays import delayed_dense
-from .fixed import ACT_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
+from .fixed import ACT_SCALE, MAX_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
 from .neurons import NEURON_TYPES, CubaNeuron, NeuronBase
-
-#: Largest layer scale: keeps 2**17 / vth_mant = 64 thresholds of headroom below the 24-bit
-#: saturation of u and v, so the quantized dynamics saturate only where the float ones are far
-#: outside their normal range; and stays below 4096, from where lava-dl SLAYER's float32
-#: threshold test ties (docs/training.md, "SLAYER cross-check").
-MAX_SCALE = 1 << 11
 
 
 def layer_scale(weight: torch.Tensor) -> int:
@@ -281,4 +275,4 @@ class SpikingNet(nn.Module):
         ]
 
 
-__all__ = ["Block", "SpikingNet", "layer_scale"]
+__all__ = ["MAX_SCALE", "Block", "SpikingNet", "layer_scale"]

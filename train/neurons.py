@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT
+from ranvier.hw_models.fixed_point import NON_SPIKING_VTH_MANT, VTH_MANT_MAX
 from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons, NeuronGroup
 from ranvier.hw_models.neurons.alif import threshold_step_mant
 from torch import nn
@@ -36,6 +36,7 @@ from torch import nn
 from .fixed import (
     ACT_SCALE,
     DECAY_UNITY,
+    MAX_SCALE,
     VTH_SCALE,
     decay_const,
     round_ste,
@@ -104,6 +105,9 @@ class NeuronBase(nn.Module):
 
     #: name -> (low, high) of every learnable parameter
     ranges: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: name -> (low, high) of every constructor argument a config may set
+    #: (``[model] neuron_params``; train/config.py checks them against these ranges)
+    settings: ClassVar[dict[str, tuple[float, float]]] = {}
     #: the neuron type tag (the IR unit's ``neuron_type``)
     neuron_type = CubaNeurons.neuron_type
     spiking = True
@@ -144,6 +148,7 @@ class CubaNeuron(NeuronBase):
         "current_decay": (0.0, 1.0),
         "voltage_decay": (0.0, 1.0),
     }
+    settings: ClassVar[dict[str, tuple[float, float]]] = ranges
 
     def __init__(
         self,
@@ -209,6 +214,12 @@ class AlifNeuron(NeuronBase):
         "voltage_decay": (0.0, 1.0),
         "threshold_decay": (0.0, 1.0),
         "refractory_decay": (0.0, 1.0),
+    }
+    #: the decays, and the threshold step in threshold units: at the largest layer scale
+    #: its vThStep = round(step * vth_mant) must still fit the 17-bit register
+    settings: ClassVar[dict[str, tuple[float, float]]] = {
+        **ranges,
+        "threshold_step": (0.0, VTH_MANT_MAX / MAX_SCALE),
     }
 
     def __init__(

@@ -23,6 +23,9 @@ T = TypeVar("T")
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
+#: Exit status of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
@@ -40,8 +43,9 @@ def guard(
     bad_input: tuple[type[Exception], ...] = (),
     **kwargs: Any,
 ) -> T:
-    """Run ``fn``; turn known bad-input errors (and ``bad_input``) into exit 2, anything else
-    into exit 1. With ``debug`` the exception propagates (a traceback)."""
+    """Run ``fn``; turn known bad-input errors (and ``bad_input``) into exit 2, Ctrl-C into
+    exit 130 (``error: interrupted``), anything else into exit 1. With ``debug`` the exception
+    propagates (a traceback)."""
     from ranvier.convert import NetFileError, OutputPathError
     from ranvier.deploy import BackendUnavailableError, InputError
     from ranvier.deploy.report import ReportError
@@ -67,7 +71,7 @@ def guard(
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        die("interrupted", 1)
+        die("interrupted", INTERRUPTED)
     except Exception as exc:
         if debug:
             raise

@@ -50,7 +50,9 @@ def run(
     report: Annotated[
         Path | None,
         typer.Option(
-            "--report", help="Write report.json, neurons.csv and plots (energy, rates) here."
+            "--report",
+            help="Write report.json, neurons.csv and plots (energy, rates) into this directory, "
+            "replacing it as a whole (an existing one must be a ranvier report).",
         ),
     ] = None,
     profile: Annotated[
@@ -93,6 +95,7 @@ def run(
 
     if backend not in BACKENDS:
         die(f"--backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})", 2)
+    check_outputs(save_spikes, save_membrane, report, debug)
     cost_profile = None
     if report is not None:
         from ranvier.hw_models.energy import load_profile
@@ -126,10 +129,12 @@ def run(
         )
     info = summary(network, result)
     info.update({"network": str(net), "input": str(input), "backend": backend})
+    scores = None
     if label_values is not None:
         from ranvier.hw_models.readout import accuracy_summary
 
-        info.update(accuracy_summary(network, result, label_values))
+        scores = accuracy_summary(network, result, label_values)
+        info.update(scores)
         info["labels"] = str(labels)
     if save_membrane is not None:
         from ranvier.deploy import save_membranes
@@ -144,7 +149,13 @@ def run(
         from ranvier.deploy.report import build_report, write_report
 
         rep = build_report(
-            network, result, cost_profile, network_path=str(net), input_path=str(input)
+            network,
+            result,
+            cost_profile,
+            network_path=str(net),
+            input_path=str(input),
+            accuracy=scores,
+            labels_path=None if labels is None else str(labels),
         )
         guard(debug, write_report, report, rep, sample_raster(result))
         add_report_totals(info, rep, report)
@@ -152,6 +163,39 @@ def run(
         print(json.dumps(info, indent=2))
         return
     print_run_table(info, rep)
+
+
+def check_outputs(
+    save_spikes: Path | None, save_membrane: Path | None, report: Path | None, debug: bool
+) -> None:
+    """Refuse, before anything is read or simulated, output paths that could not be written
+    (exit 2, one line naming the path given): a file option naming a directory, a path under a
+    regular file, no permission; a --report directory that could not be replaced as a whole
+    (``check_report_dir``); two options naming the same file, or a file inside the --report
+    directory (replacing the report would delete it)."""
+    from ranvier.convert.atomic import check_writable
+    from ranvier.deploy.report import check_report_dir
+
+    files = [
+        (option, path)
+        for option, path in (("--save-spikes", save_spikes), ("--save-membrane", save_membrane))
+        if path is not None
+    ]
+    for option, path in files:
+        guard(debug, check_writable, path, f"{option} file")
+    if report is not None:
+        guard(debug, check_report_dir, report)
+    if len(files) == 2 and files[0][1].resolve() == files[1][1].resolve():
+        die(f"--save-membrane {files[1][1]}: the same file as --save-spikes", 2)
+    if report is not None:
+        inside = report.resolve()
+        for option, path in files:
+            if path.resolve().is_relative_to(inside):
+                die(
+                    f"{option} {path}: inside the --report directory {report}, which is "
+                    "replaced as a whole",
+                    2,
+                )
 
 
 def parse_layers(text: str, n_layers: int) -> list[int]:

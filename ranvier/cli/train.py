@@ -1,22 +1,29 @@
 """``ranvier train``, ``ranvier export`` and ``ranvier verify`` (the commands that need torch).
 
 torch is imported inside the commands only, so ``ranvier run`` and ``ranvier --help`` work
-without it.
+without it. Ctrl-C ends any of them with one line, ``error: interrupted``, and exit status 130
+(the shell's for SIGINT); outputs are written atomically, so nothing half-written is left.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import DebugOpt, JsonOpt, die, err, guard, out, print_line
+from .common import INTERRUPTED, DebugOpt, JsonOpt, die, err, guard, out, print_line
+
+T = TypeVar("T")
+
+#: How to get torch: the package's optional dependency ``train`` (pyproject.toml).
+TORCH_HINT = "pip install 'ranvier[train]' (or 'make install' in a checkout)"
 
 
 def train_errors() -> tuple[type[Exception], ...]:
@@ -25,9 +32,40 @@ def train_errors() -> tuple[type[Exception], ...]:
         from ranvier.train.checkpoint import CheckpointError
         from ranvier.train.config import ConfigError
         from ranvier.train.data import DatasetFormatError, DatasetMissingError
+        from ranvier.train.lock import RunLockedError
+        from ranvier.train.loop import RunExistsError
     except ImportError as exc:  # no torch in this environment
-        die(f"training needs torch ({exc}); run 'make install'", 1)
-    return (CheckpointError, ConfigError, DatasetMissingError, DatasetFormatError)
+        die(f"training needs torch ({exc}); install it with {TORCH_HINT}", 1)
+    return (
+        CheckpointError,
+        ConfigError,
+        DatasetMissingError,
+        DatasetFormatError,
+        RunLockedError,
+        RunExistsError,
+    )
+
+
+def interruptible(command: Callable[..., T]) -> Callable[..., T]:
+    """A command that exits 130 with ``error: interrupted`` on Ctrl-C, wherever it happens."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            die("interrupted", INTERRUPTED)
+
+    return wrapper
+
+
+def checkpoint_line(loaded: Any) -> str:
+    """``checkpoint RUN_DIR/best.pt (epoch 19, quantization-aware)``: the file a command used
+    (printed on stderr once the command has done its work, so an error stays one line)."""
+    epoch = loaded.raw.get("epoch")
+    at = f"epoch {int(epoch) + 1}, " if isinstance(epoch, int) else ""
+    phase = "quantization-aware" if loaded.model.quantized else "float, not quantization-aware"
+    return f"checkpoint {loaded.path} ({at}{phase})"
 
 
 def print_verify_table(info: dict) -> None:
@@ -110,13 +148,18 @@ def epoch_progress(enabled: bool) -> Iterator[Callable[[str, dict], None]]:
         yield on_event
 
 
+@interruptible
 def train(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Run directory to write (locked while training)."),
+    ],
     preset: Annotated[
         str | None, typer.Option("--preset", help="demo, shd or ssc (see docs/training.md).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML config ([model], [train], [data]).")
+        Path | None,
+        typer.Option("--config", help=escape("TOML config ([model], [train], [data]).")),
     ] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="Directory with the SHD/SSC .h5 files.")
@@ -137,26 +180,27 @@ def train(
     """Train a spiking network (weights, per-synapse delays, neuron parameters), export it
     to RUN_DIR/model.net and verify the file against the trained model.
 
-    Writes RUN_DIR/checkpoint.pt (last), best.pt, metrics.json and model.net; ends with
-    `mismatches=<n>` (exit 1 unless 0).
+    Writes RUN_DIR/checkpoint.pt (last epoch), best.pt (best quantized epoch), metrics.json
+    and model.net; ends with `mismatches=<n>` (exit 1 unless 0). One run at a time per
+    RUN_DIR (RUN_DIR/train.lock).
 
     Example: ranvier train --preset demo --out runs/demo
     """
     bad = train_errors()
     from ranvier.api import override_training
+    from ranvier.convert.atomic import check_writable_dir
     from ranvier.train.config import load_config
     from ranvier.train.config import preset as get_preset
     from ranvier.train.loop import train as run_training
 
     if preset is not None and config is not None:
         die("give --preset or --config, not both", 2)
+    guard(debug, check_writable_dir, out_dir, "training run (--out)")
     if config is not None:
         cfg = guard(debug, load_config, config, bad_input=bad)
     else:
         cfg = guard(debug, get_preset, preset or "demo", bad_input=bad)
-    cfg = override_training(cfg, seed=seed, epochs=epochs)
-    if (out_dir / "checkpoint.pt").exists() and not resume:
-        die(f"{out_dir}: already holds a run (checkpoint.pt); pass --resume or a new --out", 2)
+    cfg = guard(debug, override_training, cfg, seed=seed, epochs=epochs, bad_input=bad)
     with epoch_progress(enabled=not as_json) as on_event:
         summary = guard(
             debug,
@@ -173,7 +217,8 @@ def train(
         print(json.dumps(summary, indent=2))
     else:
         print_line(
-            f"best validation accuracy {summary['best_valid_accuracy']:.2%}, test accuracy "
+            f"best quantized validation accuracy {summary['best_valid_accuracy']:.2%} (epoch "
+            f"{summary['best_epoch'] + 1}, {Path(summary['checkpoint']).name}), test accuracy "
             f"(quantized) {summary['test_accuracy']:.2%}; network written to "
             f"{summary['network']}"
         )
@@ -182,26 +227,34 @@ def train(
         raise typer.Exit(1)
 
 
+@interruptible
 def export(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A checkpoint file, or RUN_DIR (its best.pt).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="netx HDF5 file to write.")],
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a trained model as a netx HDF5 file with integer weights and delays.
 
-    Example: ranvier export runs/demo/best.pt -o model.net
+    Given a run directory it exports RUN_DIR/best.pt (the network training deployed); the
+    checkpoint used is named on stderr (`checkpoint` in --json).
+
+    Example: ranvier export runs/demo -o model.net
     """
     bad = train_errors()
     from ranvier.api import NOT_QAT_WARNING
+    from ranvier.convert.atomic import check_writable
     from ranvier.train.checkpoint import load_checkpoint
     from ranvier.train.export import export_model
 
+    guard(debug, check_writable, output, "netx file")
     loaded = guard(debug, load_checkpoint, checkpoint, bad_input=bad)
     was_quantized = loaded.model.quantized
     network = guard(debug, export_model, loaded.model, output, bad_input=bad)
     info = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(loaded.path),
         "network": str(output),
         "layers": [
             {
@@ -220,13 +273,17 @@ def export(
     shape = " → ".join(
         [str(network.n_in)] + [f"{b.neurons.n} {b.neurons.neuron_type}" for b in network.blocks]
     )
+    err.print(checkpoint_line(loaded), highlight=False, markup=False)
     out.print(f"wrote {escape(str(output))}: {shape}", highlight=False)
     if not was_quantized:
         err.print(f"warning: {NOT_QAT_WARNING}", highlight=False, markup=False)
 
 
+@interruptible
 def verify(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint (RUN_DIR/best.pt) or RUN_DIR.")],
+    checkpoint: Annotated[
+        Path, typer.Argument(help="A checkpoint file, or RUN_DIR (its best.pt).")
+    ],
     samples: Annotated[
         int | None, typer.Option("--samples", "-n", min=1, help="Test samples (default: all).")
     ] = None,
@@ -243,29 +300,37 @@ def verify(
     """Compare the quantized torch forward with the simulator running the exported file,
     every layer, bin by bin; prints `mismatches=<n>` and exits 1 unless it is 0.
 
-    Example: ranvier verify runs/demo/best.pt --samples 200
+    Given a run directory it verifies RUN_DIR/best.pt; the checkpoint used is named on
+    stderr (`checkpoint` in --json). A --net file with other layer sizes, layer types or
+    neuron types than the checkpoint's is refused (exit 2).
+
+    Example: ranvier verify runs/demo --samples 200
     """
     bad = train_errors()
-    from ranvier.api import checkpoint_layer_sizes
     from ranvier.convert import NetFileError, read_netx
     from ranvier.train.checkpoint import load_checkpoint
+    from ranvier.train.export import network_mismatch
     from ranvier.train.export import verify as run_verify
     from ranvier.train.loop import load_splits
 
     loaded = guard(debug, load_checkpoint, checkpoint, bad_input=bad)
     network = guard(debug, read_netx, net) if net is not None else None
-    if network is not None and network.layer_sizes != checkpoint_layer_sizes(loaded.model):
-        die(f"{net}: layer sizes {network.layer_sizes} do not match the checkpoint's", 2)
+    if network is not None:
+        problem = network_mismatch(loaded.model, network)
+        if problem is not None:
+            die(f"{net}: {problem}", 2)
     splits = guard(debug, load_splits, loaded.config, data, bad_input=(*bad, NetFileError))
     test = splits.test
     n = len(test.y) if samples is None else min(samples, len(test.y))
     result = guard(
         debug, run_verify, loaded.model, test.x[:n], test.y[:n], network=network, bad_input=bad
     )
-    info = {"checkpoint": str(checkpoint), **result.as_dict()}
+    result.checkpoint = str(loaded.path)
+    info = result.as_dict()
     if as_json:
         print(json.dumps(info, indent=2))
     else:
+        err.print(checkpoint_line(loaded), highlight=False, markup=False)
         print_verify_table(info)
     if verify_failed(info):
         raise typer.Exit(1)

@@ -106,7 +106,11 @@ def test_report_command_redraws_plots_and_compares(report_dir, tmp_path, small_n
         (report_dir / name).unlink()
     result = runner.invoke(app, ["report", str(report_dir)])
     assert result.exit_code == 0, result.output
+    assert not any((report_dir / name).exists() for name in PLOTS), "redrew without --redraw"
+    result = runner.invoke(app, ["report", str(report_dir), "--redraw"])
+    assert result.exit_code == 0, result.output
     assert all((report_dir / name).exists() for name in PLOTS)
+    assert not [p for p in report_dir.iterdir() if p.name.startswith(".")]
     other = tmp_path / "rep_loihi1"
     args = [
         "run",
@@ -231,3 +235,317 @@ def test_report_fan_out_of_a_recurrent_layer_includes_its_recurrent_synapses(
     with open(out / "neurons.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["layer"] == rec_layer["name"]]
     assert [int(r["fan_out"]) for r in rows] == rec_layer["fan_out"]
+
+
+# --- reading writes nothing; --redraw ---------------------------------------------------------
+
+
+def snapshot(directory) -> dict[str, tuple[int, bytes]]:
+    """Every entry of a directory (hidden ones too): name -> (mtime_ns, content)."""
+    return {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+        for p in directory.iterdir()
+    }
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_reading_a_read_only_report_writes_nothing(report_dir, as_json):
+    """`ranvier report DIR` only reads: it works on a read-only directory (exit 0) and leaves
+    every file as it was (same names, contents and mtimes; as root, where permission bits do
+    not stop writes, that comparison is the whole check)."""
+    before = snapshot(report_dir)
+    dir_mtime = report_dir.stat().st_mtime_ns
+    report_dir.chmod(0o555)
+    try:
+        result = runner.invoke(app, ["report", str(report_dir), *(["--json"] if as_json else [])])
+    finally:
+        report_dir.chmod(0o755)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert snapshot(report_dir) == before
+    assert report_dir.stat().st_mtime_ns == dir_mtime
+
+
+def test_no_plots_is_still_accepted_and_contradicts_redraw(report_dir):
+    before = snapshot(report_dir)
+    result = runner.invoke(app, ["report", str(report_dir), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert snapshot(report_dir) == before
+    result = runner.invoke(app, ["report", str(report_dir), "--no-plots", "--redraw"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["error: --redraw and --no-plots contradict each other"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_redraw_into_a_read_only_report_exits_2_before_drawing(report_dir):
+    before = snapshot(report_dir)
+    report_dir.chmod(0o555)
+    try:
+        result = runner.invoke(app, ["report", str(report_dir), "--redraw"])
+    finally:
+        report_dir.chmod(0o755)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and str(report_dir) in lines[0] and "permission denied" in lines[0]
+    assert snapshot(report_dir) == before
+
+
+# --- run --report writes the directory as one set ---------------------------------------------
+
+
+@pytest.fixture
+def quick_plots(monkeypatch):
+    """Each plot as a few placeholder bytes, under the names the real drawing gives
+    (matplotlib takes most of a report's time; the tests using this are about the rest)."""
+
+    def placeholders(report, rasters, write):
+        names = list(PLOTS if rasters is not None else PLOTS[1:])
+        if any(layer.get("neuron_parameters") for layer in report["layers"]):
+            names.append("neuron_parameters.png")
+        for name in names:
+            write(name, b"\x89PNG placeholder")
+
+    monkeypatch.setattr("ranvier.deploy.report._plot", placeholders)
+
+
+def run_report(net, x, out, *extra: str):
+    args = ["run", str(net), "--input", str(x), "--report", str(out), *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_new_report_replaces_the_old_one_whole(
+    quick_plots, tmp_path, adaptive_net, small_net, small_input
+):
+    """A report of another network into the same directory leaves nothing of the first: the
+    adaptive network's neuron_parameters.png goes with it; the directory keeps normal
+    permissions and nothing is left next to it."""
+    out = tmp_path / "rep"
+    run_report(adaptive_net, small_input, out)
+    assert (out / "neuron_parameters.png").exists()
+    run_report(small_net, small_input, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["report.json", "neurons.csv", "raster.npz", *PLOTS]
+    )
+    assert json.loads((out / "report.json").read_text())["network"] == str(small_net)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".rep")]
+
+
+def test_an_empty_directory_becomes_a_report(quick_plots, tmp_path, small_net, small_input):
+    out = tmp_path / "empty"
+    out.mkdir()
+    run_report(small_net, small_input, out)
+    assert (out / "report.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        ({"notes.txt": "mine"}, "not a ranvier report (no report.json) and not empty"),
+        ({"report.json": "{}", "model.net": "weights"}, "holds 'model.net'"),
+        ({"report.json": "{}", "raster.png": "", "sub/a.txt": "x"}, "holds 'sub'"),
+    ],
+    ids=["no-report-json", "report-and-user-file", "subdirectory"],
+)
+def test_a_directory_that_is_not_just_a_report_is_refused(
+    tmp_path, small_net, small_input, content, expect
+):
+    """A non-empty directory that is not a ranvier report, or that holds anything a report
+    does not, is refused before the run (exit 2, one line naming it) and left untouched: a
+    typo in --report cannot delete a user's files."""
+    out = tmp_path / "mine"
+    for name, text in content.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = ["run", str(small_net), "--input", str(small_input), "--report", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and expect in lines[0], lines
+    assert result.stdout == ""
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_the_current_directory_is_refused(
+    quick_plots, tmp_path, small_net, small_input, monkeypatch
+):
+    out = tmp_path / "rep"
+    run_report(small_net, small_input, out)
+    monkeypatch.chdir(out)
+    args = ["run", str(small_net), "--input", str(small_input), "--report", "."]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: .: is the current directory; a report directory is replaced as a whole, "
+        "choose another one"
+    ]
+
+
+@pytest.mark.parametrize("option", ["--save-spikes", "--save-membrane"])
+def test_an_output_file_inside_the_report_directory_is_refused(
+    tmp_path, small_net, small_input, option
+):
+    out = tmp_path / "rep"
+    args = ["run", str(small_net), "--input", str(small_input), "--report", str(out)]
+    result = runner.invoke(app, [*args, option, str(out / "x.npz")])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {option} {out / 'x.npz'}: inside the --report directory {out}, which is "
+        "replaced as a whole"
+    ]
+    assert not out.exists()
+
+
+def test_save_spikes_and_save_membrane_on_one_file_is_refused(tmp_path, small_net, small_input):
+    path = tmp_path / "same.npz"
+    args = ["run", str(small_net), "--input", str(small_input), "--save-spikes", str(path)]
+    result = runner.invoke(app, [*args, "--save-membrane", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: --save-membrane {path}: the same file as --save-spikes"
+    ]
+    assert not path.exists()
+
+
+# --- accuracy in report.json; --compare --------------------------------------------------------
+
+
+@pytest.fixture
+def labelled(tmp_path, adaptive_net):
+    """An adaptive-network report with labels (7 samples) and one of the small network."""
+    rng = np.random.default_rng(5)
+    xp, yp = tmp_path / "x.npy", tmp_path / "y.txt"
+    np.save(xp, (rng.random((7, 6, 40)) < 0.35).astype(np.uint8))
+    np.savetxt(yp, [0, 1, 2, 0, 1, 2, 0], fmt="%d")
+    return xp, yp
+
+
+def test_run_labels_report_stores_the_accuracy(quick_plots, tmp_path, adaptive_net, labelled):
+    xp, yp = labelled
+    out = tmp_path / "rep"
+    args = ["run", str(adaptive_net), "-i", str(xp), "-y", str(yp), "--report", str(out)]
+    info = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["schema_version"] == SCHEMA_VERSION
+    assert rep["readout"] == {
+        "mode": "membrane_sum",
+        "labels": str(yp),
+        "samples": 7,
+        "correct": info["correct"],
+        "accuracy": info["accuracy"],
+    }
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"accuracy {info['accuracy']:.2%} ({info['correct']}/7, read-out membrane_sum)"
+        in result.stdout
+    )
+    run_report(adaptive_net, xp, tmp_path / "plain")
+    assert "readout" not in json.loads((tmp_path / "plain" / "report.json").read_text())
+
+
+def test_compare_aligns_layers_by_name_with_deltas(
+    quick_plots, tmp_path, adaptive_net, small_net, small_input, labelled
+):
+    """A (3 layers, labels) against B (2 layers, no labels): B's missing layer shows `-`,
+    every number is the reports' own, the delta is B - A (relative to A where A is not 0),
+    the totals and the accuracy are compared; --json has the same as `comparison`."""
+    xp, yp = labelled
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_report(adaptive_net, xp, a, "-y", str(yp))
+    run_report(small_net, small_input, b)
+    ra, rb = (json.loads((d / "report.json").read_text()) for d in (a, b))
+    result = runner.invoke(app, ["report", str(a), "--compare", str(b), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["report"] == ra and doc["compare"] == rb
+    cmp = doc["comparison"]
+    assert (cmp["a"], cmp["b"]) == (str(a), str(b))
+    assert [layer["name"] for layer in cmp["layers"]] == ["layer_0", "layer_1", "layer_2"]
+    for i, layer in enumerate(cmp["layers"]):
+        x = ra["layers"][i]
+        y = rb["layers"][i] if i < len(rb["layers"]) else None
+        for key in ("spikes", "synaptic_events"):
+            change = layer[key]
+            assert change["a"] == x[key]
+            if y is None:
+                assert change["b"] is None and change["delta"] is None
+            else:
+                assert change["b"] == y[key] and change["delta"] == y[key] - x[key]
+                if x[key]:
+                    assert change["relative"] == pytest.approx((y[key] - x[key]) / x[key])
+        energy = layer["energy_per_sample_j"]
+        assert energy["a"] == pytest.approx(x["energy_j"] / ra["samples"])
+    for key in ("spikes", "synaptic_events", "energy_per_sample_j", "energy_j"):
+        t = cmp["totals"][key]
+        assert (t["a"], t["b"]) == (ra["totals"][key], rb["totals"][key])
+        assert t["delta"] == pytest.approx(rb["totals"][key] - ra["totals"][key])
+    acc = cmp["accuracy"]
+    assert acc["a"] == ra["readout"]["accuracy"] and acc["b"] is None and acc["delta"] is None
+    assert acc["readout"] == {"a": "membrane_sum", "b": None}
+
+    text = runner.invoke(app, ["report", str(a), "--compare", str(b)], terminal_width=200)
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[:2] == [f"A = {a}", f"B = {b}"]
+    row = next(line for line in lines if " layer_2 " in line)
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    x2 = ra["layers"][2]
+    expected = [f"{x2['spikes']:,}", "-", "-", f"{x2['synaptic_events']:,}", "-", "-"]
+    assert cells[:7] == ["layer_2", *expected]
+    row0 = next(line for line in lines if " layer_0 " in line)
+    spikes0 = cmp["layers"][0]["spikes"]
+    assert f"{spikes0['delta']:+,}" in row0
+    total = next(line for line in lines if " total " in line)
+    assert f"{ra['totals']['spikes']:,}" in total and f"{rb['totals']['spikes']:,}" in total
+    assert any(line.startswith("accuracy: A ") and ", B -, Δ -" in line for line in lines)
+
+
+def test_compare_directories_of_the_same_name(
+    quick_plots, tmp_path, small_net, small_input, labelled
+):
+    """Two reports both named `rep`: the columns are A and B, and the lines above the table
+    say which full path each is; accuracies of both and their difference in points."""
+    xp, yp = labelled
+    a, b = tmp_path / "x" / "rep", tmp_path / "y" / "rep"
+    for d, profile in ((a, "loihi2"), (b, "loihi1")):
+        run_report(small_net, xp, d, "--profile", profile, "-y", str(yp))
+    result = runner.invoke(app, ["report", str(a), "--compare", str(b)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [f"A = {a}", f"B = {b}"]
+    header = "\n".join(lines[2:8])
+    assert "rep" not in header.replace("report", "")
+    for label in ("spikes", "syn. events", "µJ/sample"):
+        assert label in header
+    assert f"A: {report_line_of(a)}" in lines and f"B: {report_line_of(b)}" in lines
+    acc = json.loads((a / "report.json").read_text())["readout"]
+    same = f"{acc['accuracy']:.2%} ({acc['correct']}/7, read-out spike_count)"
+    assert f"accuracy: A {same}, B {same}, Δ +0.00 percentage points" in lines
+
+
+def report_line_of(directory) -> str:
+    from ranvier.cli.common import report_line
+
+    return report_line(json.loads((directory / "report.json").read_text()))
+
+
+def test_compare_accuracy_difference(quick_plots, tmp_path, adaptive_net, labelled):
+    xp, yp = labelled
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_report(adaptive_net, xp, a, "-y", str(yp))
+    flipped = tmp_path / "y2.txt"
+    np.savetxt(flipped, (np.loadtxt(yp, dtype=int) + 1) % 3, fmt="%d")
+    run_report(adaptive_net, xp, b, "-y", str(flipped))
+    ra, rb = (json.loads((d / "report.json").read_text())["readout"] for d in (a, b))
+    doc = json.loads(runner.invoke(app, ["report", str(a), "--compare", str(b), "--json"]).stdout)
+    acc = doc["comparison"]["accuracy"]
+    assert acc["delta"] == pytest.approx(rb["accuracy"] - ra["accuracy"])
+    assert acc["relative"] is None
+    text = runner.invoke(app, ["report", str(a), "--compare", str(b)], terminal_width=200).stdout
+    assert f"Δ {(rb['accuracy'] - ra['accuracy']) * 100:+.2f} percentage points" in text
