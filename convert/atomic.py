@@ -40,8 +40,6 @@ def check_writable(path: str | os.PathLike, what: str = "output file") -> Path:
         raise OutputPathError(f"{path}: {base} is a file, not a directory")
     if not os.access(base, os.W_OK | os.X_OK):
         raise OutputPathError(f"{path}: cannot write in {base} (permission denied)")
-    if path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
-        raise OutputPathError(f"{path}: cannot replace it (permission denied)")
     return path
 
 

@@ -258,7 +258,10 @@ def write_report(directory: str | os.PathLike, report: dict, raster: list[np.nda
     Everything is written into a fresh hidden directory next to ``directory``
     (``.NAME.XXXXXXXX.new``), which then takes its place; an old report there is deleted after.
     An interruption at any point leaves either the complete old report or the complete new one
-    (a process killed outright may leave the hidden directory behind, safe to delete). The
+    at ``directory`` (a process killed outright may leave the hidden directory behind, safe to
+    delete). Where the system cannot exchange two directories in one step (not Linux), a
+    process killed outright between the two renames leaves no directory there: the old report
+    is then in ``.NAME.*.old`` and the new one in ``.NAME.*.new`` next to it, both whole. The
     directory is checked first (:func:`check_report_dir`). Returns the path;
     :class:`OutputPathError` naming it if it cannot be written.
     """
@@ -313,6 +316,18 @@ def load_report(directory: str | os.PathLike) -> dict:
     for key in ("layers", "totals", "profile", "timesteps", "samples"):
         if key not in report:
             raise ReportError(f"{path}: field '{key}' missing")
+    if not isinstance(report["layers"], list) or not isinstance(report["totals"], dict):
+        raise ReportError(f"{path}: 'layers' must be a list and 'totals' an object")
+    for i, layer in enumerate(report["layers"]):
+        for key in ("name", "spikes", "synaptic_events", "energy_j"):
+            if not isinstance(layer, dict) or key not in layer:
+                raise ReportError(f"{path}: layers[{i}].{key} missing")
+    for key in ("spikes", "synaptic_events", "energy_j"):
+        if key not in report["totals"]:
+            raise ReportError(f"{path}: totals.{key} missing")
+    readout = report.get("readout")
+    if readout is not None and (not isinstance(readout, dict) or "accuracy" not in readout):
+        raise ReportError(f"{path}: readout.accuracy missing")
     return report
 
 

@@ -36,7 +36,8 @@ def run_network(
 ) -> SimResult:
     """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``.
 
-    ``on_layer(done, total)`` reports progress (after each layer on the simulator; once at
+    ``on_layer(done, total)`` reports progress (after each layer of each chunk on the
+    simulator; once at
     the end on lava, which runs all layers together). ``record``: layer indices whose
     membrane state goes into ``LayerResult.membrane``.
     """

@@ -129,8 +129,8 @@ class Drive:
             a_t = wrap_int32(a_t).astype(np.float64)
         return scaled_activation(a_t)
 
-    def send(self, t: int, fired: np.ndarray) -> None:
-        """The spikes of step t, for the feedback (nothing without one)."""
+    def send(self, fired: np.ndarray) -> None:
+        """The spikes of the current step, for the feedback (nothing without one)."""
         if self.feedback is not None:
             self.feedback.send(fired)
 

@@ -77,26 +77,43 @@ def run_neurons(
 
 #: Working-memory budgets of a chunk: the synaptic input of one layer (float64 ``(K, N, n)``)
 #: and a synapse's frequency-domain kernel (``(F, n_in, n_out)`` complex, F ~ K / 2).
-INPUT_BUDGET_BYTES = 64 << 20
+INPUT_BUDGET_BYTES = 256 << 20
 KERNEL_BUDGET_BYTES = 64 << 20
 #: Chunks are never shorter than this (unless the run is), nor longer than MAX_CHUNK_STEPS.
 MIN_CHUNK_STEPS = 32
 MAX_CHUNK_STEPS = 1024
+#: A run whose input and kernels fit this many budgets is simulated in one piece.
+ONE_PIECE_FACTOR = 4
 
 
 def chunk_steps(network: Network, samples: int, t_steps: int) -> int:
-    """Steps per chunk for a run of ``samples`` x ``t_steps``: as long as the budgets allow
-    (:data:`INPUT_BUDGET_BYTES` for a layer's input, :data:`KERNEL_BUDGET_BYTES` for a
-    frequency-domain kernel), within ``MIN_CHUNK_STEPS..MAX_CHUNK_STEPS``; the whole run when
-    it is shorter. Memory then depends on the chunk, not on T."""
+    """Steps per chunk for a run of ``samples`` x ``t_steps``.
+
+    The whole run in one piece when its largest layer input (float64 ``(T, N, n)``) fits in
+    ``ONE_PIECE_FACTOR`` x :data:`INPUT_BUDGET_BYTES` and its frequency-domain kernels in as
+    many :data:`KERNEL_BUDGET_BYTES` (the fastest path, and every ordinary batch run).
+    Otherwise chunks as long as the budgets allow, within ``MIN_CHUNK_STEPS..MAX_CHUNK_STEPS``
+    (the minimum wins over the budgets for very wide layers or huge batches), balanced so that
+    no chunk is mostly padding. Memory then depends on the chunk, not on T.
+    """
     widest = max([network.n_in, *network.layer_sizes])
-    k = INPUT_BUDGET_BYTES // (8 * max(samples, 1) * widest)
-    for block in network.blocks:
-        for part in block.synapse.parts:
-            per_frequency = 16 * part.n_in * part.n_out
-            k = min(k, 2 * KERNEL_BUDGET_BYTES // max(per_frequency, 1) - part.max_delay)
-    k = int(np.clip(k, MIN_CHUNK_STEPS, MAX_CHUNK_STEPS))
-    return max(1, min(t_steps, k))
+    per_step = 8 * max(samples, 1) * widest  # one layer's float64 input, one step
+    parts = [part for block in network.blocks for part in block.synapse.parts]
+
+    def steps_within(factor: int) -> int:
+        """The longest chunk whose input and kernels fit ``factor`` budgets."""
+        k = factor * INPUT_BUDGET_BYTES // per_step
+        for part in parts:
+            per_frequency = 16 * part.n_in * part.n_out  # complex kernel, one frequency
+            window = 2 * factor * KERNEL_BUDGET_BYTES // max(per_frequency, 1)
+            k = min(k, window - 2 * (part.max_delay + 1))  # DFT length k + 2 (max_delay + 1)
+        return k
+
+    if steps_within(ONE_PIECE_FACTOR) >= t_steps:
+        return max(1, t_steps)
+    k = int(np.clip(steps_within(1), MIN_CHUNK_STEPS, MAX_CHUNK_STEPS))
+    pieces = -(-t_steps // k)
+    return max(1, -(-t_steps // pieces))
 
 
 def simulate(

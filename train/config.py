@@ -384,7 +384,7 @@ class Config:
         name = raw.get("preset", "")
         if not isinstance(name, str):
             raise ConfigError(f"preset: must be a string, got {name!r}")
-        base = preset(name) if name else cls()
+        base = _preset_unchecked(name) if name else cls()
         parts = {}
         for table_name, kind in tables.items():
             table = raw.get(table_name, {})
@@ -472,12 +472,18 @@ def _preset_table() -> dict[str, dict]:
 PRESETS = tuple(_preset_table())
 
 
-def preset(name: str) -> Config:
-    """A named preset (``shd``, ``ssc``: the seed's setups; ``demo``: minutes on 2 CPU cores)."""
+def _preset_unchecked(name: str) -> Config:
+    """A named preset's values, not yet validated (a config built on it validates the end
+    result once, memory included or not as its caller asks)."""
     table = _preset_table()
     if name not in table:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(table)}")
     raw = dict(table[name])
     cfg = Config()
     parts = {k: replace(getattr(cfg, k), **raw.get(k, {})) for k in ("model", "train", "data")}
-    return Config(**parts, preset=name).check()
+    return Config(**parts, preset=name)
+
+
+def preset(name: str) -> Config:
+    """A named preset (``shd``, ``ssc``: the seed's setups; ``demo``: minutes on 2 CPU cores)."""
+    return _preset_unchecked(name).check()

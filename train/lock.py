@@ -54,6 +54,11 @@ def run_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
                     f"{out}: another ranvier train{holder} is writing to this run directory "
                     f"(it holds {path}); wait for it to finish or choose another --out"
                 ) from None
+            except OSError as exc:  # a file system without locks (some NFS or FUSE mounts)
+                raise RunLockedError(
+                    f"{path}: cannot lock the run directory ({exc.strerror}); choose an --out "
+                    "on a local file system"
+                ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path

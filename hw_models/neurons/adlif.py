@@ -136,7 +136,7 @@ def run_adlif(
         np.clip(u, -_STATE_MAX, _STATE_MAX, out=u)
         np.greater(u, vth, out=s)
         spikes[t] = s
-        drive.send(t, s)
+        drive.send(s)
         if membrane_out is not None:
             membrane_out[t] = u
     if state is not None:

@@ -218,7 +218,7 @@ def run_alif(
             if need_tr32:
                 r[:] = wrap_int32(r)
                 theta[:] = wrap_int32(theta)
-        drive.send(t, fired)
+        drive.send(fired)
         if membrane_out is not None:
             membrane_out[t] = v
     if state is not None:

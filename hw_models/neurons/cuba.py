@@ -150,7 +150,7 @@ def run_cuba(
         fired = spikes[t]
         np.greater(v, vth, out=fired)
         v[fired] = 0.0
-        drive.send(t, fired)
+        drive.send(fired)
         if membrane_out is not None:
             membrane_out[t] = v
     if state is not None:

@@ -417,4 +417,6 @@ class InputStream:
         if self.chunk is not None and k < self.chunk:
             pad = np.zeros((n, n_in, self.chunk - k), dtype=window.dtype)
             window = np.concatenate([window, pad], axis=2)
+        if self.chunk is None and window.shape[2] not in self.plans:
+            self.plans.clear()  # windows of varying length: keep only the latest plan
         return synaptic_input(self.synapse, window, self.method, self.plans)[skip : skip + k]

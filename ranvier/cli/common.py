@@ -111,7 +111,8 @@ def stdout_to_stderr() -> Iterator[None]:
 
 @contextmanager
 def layer_progress(total: int, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient progress bar over layers on an interactive stderr; a no-op otherwise."""
+    """A transient progress bar over layers (times chunks, for a long run in chunks: the
+    callback's own total wins) on an interactive stderr; a no-op otherwise."""
     if not (enabled and err.is_terminal):
         yield None
         return
@@ -120,13 +121,13 @@ def layer_progress(total: int, enabled: bool) -> Iterator[Callable[[int, int], N
     with Progress(
         TextColumn("simulating"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} layers"),
+        TextColumn("{task.completed}/{task.total} layer steps"),
         TimeElapsedColumn(),
         console=err,
         transient=True,
     ) as progress:
         task = progress.add_task("run", total=total)
-        yield lambda done, _total: progress.update(task, completed=done)
+        yield lambda done, of: progress.update(task, completed=done, total=of)
 
 
 def report_line(report: dict) -> str:
