@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from one_line import one_line
 from ranvier.train.config import (
     PRESETS,
     Config,
@@ -117,16 +118,6 @@ def _write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def _assert_one_line(result, expect: list[str], code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for text in expect:
-        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
-    return lines[0]
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_config_is_refused_naming_file_and_field(tmp_path, case):
     text, expect = CASES[case]
@@ -135,7 +126,7 @@ def test_bad_config_is_refused_naming_file_and_field(tmp_path, case):
     result = runner.invoke(
         app, ["train", "--config", str(cfg), "--out", str(out), "--data", str(tmp_path / "none")]
     )
-    _assert_one_line(result, [str(cfg), *expect])
+    one_line(result, [str(cfg), *expect])
     assert "not found" not in result.stderr  # refused before any data was read
     assert not out.exists()
 
@@ -146,13 +137,13 @@ def test_config_directory_is_refused(tmp_path):
     result = runner.invoke(
         app, ["train", "--config", str(directory), "--out", str(tmp_path / "run")]
     )
-    _assert_one_line(result, [str(directory), "directory"])
+    one_line(result, [str(directory), "directory"])
 
 
 def test_missing_config_is_refused(tmp_path):
     missing = tmp_path / "nope.toml"
     result = runner.invoke(app, ["train", "--config", str(missing), "--out", str(tmp_path / "r")])
-    _assert_one_line(result, [str(missing), "no such config file"])
+    one_line(result, [str(missing), "no such config file"])
 
 
 @pytest.mark.parametrize(
@@ -163,7 +154,7 @@ def test_command_line_overrides_are_ranged(tmp_path, option, field):
     result = runner.invoke(
         app, ["train", "--preset", "demo", "--out", str(tmp_path / "r"), *option]
     )
-    _assert_one_line(result, [field])
+    one_line(result, [field])
     assert not (tmp_path / "r").exists()
 
 

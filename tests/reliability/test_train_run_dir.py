@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from one_line import one_line
 from ranvier.convert import OutputPathError
 from ranvier.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ranvier.train.config import ModelConfig
@@ -58,16 +59,6 @@ def tiny_config(directory: Path, neuron: str = "ADLIF", epochs: int = 3) -> Path
     path = directory / f"tiny_{neuron}_{epochs}.toml"
     path.write_text(TINY.format(neuron=neuron, epochs=epochs))
     return path
-
-
-def one_line(result, expect: list[str], code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for text in expect:
-        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
