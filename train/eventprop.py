@@ -421,9 +421,6 @@ def eventprop(
     return logits, membrane, list(hidden)
 
 
-__all__ = ["EventLayer", "EventNet", "eventprop", "taps"]
-
-
 def model_net(model, quantized: bool, *, substep: bool = False, record: bool = False):
     """The :class:`EventNet` and parameter list of a ``SpikingNet`` of CUBA blocks, in the
     units of its float or quantized forward; the parameters are the model's own tensors
@@ -469,3 +466,15 @@ def model_net(model, quantized: bool, *, substep: bool = False, record: bool = F
         tuple(layers), quantized=quantized, substep=substep, logit_scale=scale, record=record
     )
     return net, params
+
+
+def eventprop_logits(model, x: torch.Tensor) -> torch.Tensor:
+    """The logits of ``model``'s current forward (float or quantized: the grid model, as
+    ``model(x)`` computes them) with EventProp gradients; the training step of
+    ``[train] gradient = "eventprop"``."""
+    net, params = model_net(model, model.quantized)
+    logits, _, _ = eventprop(x, net, params)
+    return logits
+
+
+__all__ = ["EventLayer", "EventNet", "eventprop", "eventprop_logits", "model_net", "taps"]

@@ -234,10 +234,13 @@ def test_eventprop_matches_finite_differences(name, sizes, recurrent, max_delay)
     assert spike_time >= 3
 
 
-@pytest.mark.parametrize("delays", ["none", "interp"])
-def test_grid_forward_is_the_model_forward(delays):
+@pytest.mark.parametrize(
+    ("delays", "recurrent"), [("none", False), ("interp", False), ("none", True), ("interp", True)]
+)
+def test_grid_forward_is_the_model_forward(delays, recurrent):
     """substep=False runs the model's own network: the float forward equals SpikingNet's
-    BPTT forward (float32, summation order only), the quantized one bit for bit."""
+    BPTT forward (float32, summation order only), the quantized one bit for bit; recurrent
+    blocks included (train/recurrent.py's ring buffer against EventProp's event delivery)."""
     from ranvier.train.config import ModelConfig
     from ranvier.train.eventprop import model_net
     from ranvier.train.model import SpikingNet
@@ -250,6 +253,7 @@ def test_grid_forward_is_the_model_forward(delays):
         max_delay=5,
         dropout=0.0,
         delay_init="uniform",
+        recurrent=recurrent,
     )
     model = SpikingNet(12, 3, cfg)
     x = (torch.rand(8, 12, 40) < 0.2).float()
@@ -270,3 +274,116 @@ def test_grid_forward_is_the_model_forward(delays):
             torch.testing.assert_close(logits, mine, rtol=1e-12, atol=0)
         else:
             torch.testing.assert_close(membrane, mine_membrane, rtol=1e-5, atol=1e-5)
+
+
+# --- the user's side: config, CLI, a run that deploys exactly ------------------------------
+
+EP_TINY = """
+[model]
+hidden = [12]
+neuron = "{neuron}"
+delays = "{delays}"
+max_delay = 6
+dropout = {dropout}
+recurrent = {recurrent}
+delay_init = "uniform"
+init_rate = 0.1
+
+[train]
+epochs = 2
+qat_epochs = 1
+batch_size = 16
+verify_samples = 24
+gradient = "eventprop"
+
+[data]
+dataset = "tempo"
+train_samples = 48
+valid_samples = 24
+test_samples = 24
+"""
+
+
+def _ep_config(tmp_path, neuron="CUBA", delays="interp", dropout=0.0, recurrent="false"):
+    path = tmp_path / "ep.toml"
+    path.write_text(
+        EP_TINY.format(neuron=neuron, delays=delays, dropout=dropout, recurrent=recurrent)
+    )
+    return path
+
+
+@pytest.mark.parametrize("recurrent", ["false", "true"])
+def test_eventprop_run_learns_and_deploys_exactly(tmp_path, recurrent):
+    """`ranvier train` with gradient = "eventprop" (feed-forward and recurrent, delays on
+    every synapse): weights and delays move, and the exported file verifies with 0
+    mismatches on every layer."""
+    import json
+
+    from ranvier.convert import read_netx
+    from ranvier.train.checkpoint import load_checkpoint
+    from ranvier.train.config import load_config
+    from ranvier.train.model import SpikingNet
+    from typer.testing import CliRunner
+
+    from ranvier.cli import app
+
+    config = _ep_config(tmp_path, recurrent=recurrent)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["train", "--config", str(config), "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    verify = summary["verify"]
+    assert verify["mismatches"] == 0 and verify["file_matches"]
+    assert all(layer["mismatches"] == 0 for layer in verify["layers"])
+    assert verify["layers"][0]["spikes"] > 0
+    net = read_netx(out / "model.net")
+    kind = "dense_rec" if recurrent == "true" else "dense"
+    assert net.blocks[0].synapse.layer_type == kind
+    cfg = load_config(config)
+    trained = load_checkpoint(out / "checkpoint.pt").model
+    fresh = SpikingNet(trained.n_in, trained.n_classes, cfg.model, seed=cfg.train.seed)
+    for name in ("weight", "delay") + (("weight_rec", "delay_rec") if recurrent == "true" else ()):
+        before = getattr(fresh.blocks[0], name).detach()
+        after = getattr(trained.blocks[0], name).detach()
+        assert not torch.allclose(before, after), f"{name} did not move"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"neuron": "ALIF"}, "model.neuron"),
+        ({"neuron": "ADLIF"}, "model.neuron"),
+        ({"delays": "dcls"}, "model.delays"),
+        ({"dropout": 0.5}, "model.dropout"),
+    ],
+)
+def test_eventprop_refuses_what_it_cannot_train(tmp_path, overrides, field):
+    """One line naming train.gradient and the field to change; exit 2; nothing written."""
+    from typer.testing import CliRunner
+
+    from ranvier.cli import app
+
+    config = _ep_config(tmp_path, **overrides)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line]
+    assert len(lines) == 1, result.output
+    assert "train.gradient" in lines[0] and field in lines[0]
+    assert "Traceback" not in result.output
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_gradient_flag_overrides_the_config(tmp_path):
+    """`--gradient eventprop` on an AdLIF+ preset is refused as the config field would be."""
+    from typer.testing import CliRunner
+
+    from ranvier.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--preset", "demo", "--gradient", "eventprop", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "train.gradient: eventprop trains CUBA" in result.output
