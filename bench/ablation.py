@@ -1,14 +1,23 @@
-"""The seed's Table 1 on the built-in ``tempo`` task: LIF, AdLIF+, LIF + delays, AdLIF+ +
-delays, each over several seeds, with three accuracies per run:
+"""Accuracy tables on the built-in ``tempo`` task, each variant over several seeds, with three
+accuracies per run:
 
 - float: the float network (continuous delays) on the test split, before quantization,
 - QAT: the quantized torch forward after the quantization-aware epochs,
 - file: the exported netx file run on ranvier's simulator (the deployed network).
 
 QAT and file must be identical (verify's ``mismatches`` is printed too). Each run trains
-with ``ranvier.train.loop.train`` (the code path of ``ranvier train``) in its own process.
+with ``ranvier.train.loop.train`` (the code path of ``ranvier train``) in its own process,
+from the ``demo`` preset with the variant's overrides.
 
-    .venv/bin/python bench/ablation.py --seeds 3 --jobs 2 [--json]
+Tables (``--table``):
+
+- ``seed``: the seed's Table 1: LIF, AdLIF+, LIF + delays, AdLIF+ + delays (BPTT);
+- ``recurrent``: LIF with delays trained by BPTT (interpolated and DCLS delays) and by
+  EventProp, feed-forward and recurrent (issue 15); EventProp trains without dropout (it
+  applies none), the BPTT variants keep the demo's 0.1.
+
+    .venv/bin/python bench/ablation.py --table seed --seeds 3 --jobs 2 [--json]
+    .venv/bin/python bench/ablation.py --table recurrent --seeds 3 --jobs 2 [--json]
 """
 
 from __future__ import annotations
@@ -22,12 +31,31 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-VARIANTS = {
-    # name: (neuron, delays, neuron_params)
-    "LIF": ("CUBA", "none", {"current_decay": 1.0}),
-    "AdLIF+": ("ADLIF", "none", {}),
-    "LIF + delays": ("CUBA", "interp", {"current_decay": 1.0}),
-    "AdLIF+ + delays": ("ADLIF", "interp", {}),
+_LIF = {"neuron": "CUBA", "neuron_params": {"current_decay": 1.0}}
+_EP = {"gradient": "eventprop"}
+#: name: ([model] overrides, [train] overrides) of the demo preset
+VARIANTS: dict[str, tuple[dict, dict]] = {
+    "LIF": ({**_LIF, "delays": "none"}, {}),
+    "AdLIF+": ({"neuron": "ADLIF", "delays": "none"}, {}),
+    "LIF + delays": ({**_LIF, "delays": "interp"}, {}),
+    "AdLIF+ + delays": ({"neuron": "ADLIF", "delays": "interp"}, {}),
+    "LIF + DCLS delays": ({**_LIF, "delays": "dcls"}, {}),
+    "LIF + delays, EventProp": ({**_LIF, "delays": "interp", "dropout": 0.0}, _EP),
+    "rec. LIF + delays": ({**_LIF, "delays": "interp", "recurrent": True}, {}),
+    "rec. LIF + delays, EventProp": (
+        {**_LIF, "delays": "interp", "recurrent": True, "dropout": 0.0},
+        _EP,
+    ),
+}
+TABLES = {
+    "seed": ["LIF", "AdLIF+", "LIF + delays", "AdLIF+ + delays"],
+    "recurrent": [
+        "LIF + delays",
+        "LIF + DCLS delays",
+        "LIF + delays, EventProp",
+        "rec. LIF + delays",
+        "rec. LIF + delays, EventProp",
+    ],
 }
 
 
@@ -39,12 +67,18 @@ def run_one(args: tuple[str, int, int, int]) -> dict:
 
     torch.set_num_threads(1)
     name, seed, epochs, qat_epochs = args
-    neuron, delays, params = VARIANTS[name]
+    model, train_overrides = VARIANTS[name]
     cfg = preset("demo")
-    cfg.model = replace(cfg.model, neuron=neuron, delays=delays, neuron_params=params)
+    cfg.model = replace(cfg.model, **model)
     cfg.train = replace(
-        cfg.train, seed=seed, epochs=epochs, qat_epochs=qat_epochs, verify_samples=0
+        cfg.train,
+        seed=seed,
+        epochs=epochs,
+        qat_epochs=qat_epochs,
+        verify_samples=0,
+        **train_overrides,
     )
+    cfg.check()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(cfg, tmp)
@@ -82,7 +116,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None, help="default: the demo preset's")
     ap.add_argument("--qat-epochs", type=int, default=None)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--table", choices=tuple(TABLES), default="seed")
+    ap.add_argument("--variants", default=None, help="comma-separated (default: the table's)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     from ranvier.train.config import preset
@@ -90,7 +125,10 @@ def main() -> int:
     demo = preset("demo").train
     epochs = a.epochs or demo.epochs
     qat = demo.qat_epochs if a.qat_epochs is None else a.qat_epochs
-    names = [n.strip() for n in a.variants.split(",")]
+    names = [n.strip() for n in a.variants.split(",")] if a.variants else TABLES[a.table]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     jobs = [(n, s, epochs, qat) for s in range(a.seeds) for n in names]
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         runs = list(pool.map(run_one, jobs))
@@ -106,6 +144,7 @@ def main() -> int:
                 "file": _stat([r["file"] for r in rows]),
                 "file_equals_qat": all(r["file"] == r["qat"] for r in rows),
                 "mismatches": sum(r["mismatches"] for r in rows),
+                "minutes": statistics.mean(r["seconds"] for r in rows) / 60,
                 "spikes_per_neuron": statistics.mean(r["hidden_spikes_per_neuron"] for r in rows),
             }
         )
@@ -123,6 +162,7 @@ def main() -> int:
         "file==QAT",
         "mismatches",
         "sp/neuron",
+        "min/run",
     )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -130,7 +170,7 @@ def main() -> int:
         print(
             f"| {r['variant']} | {r['seeds']} | {r['float']} | {r['qat']} | {r['file']} | "
             f"{'yes' if r['file_equals_qat'] else 'NO'} | {r['mismatches']} | "
-            f"{r['spikes_per_neuron']:.2f} |"
+            f"{r['spikes_per_neuron']:.2f} | {r['minutes']:.1f} |"
         )
     return 0
 

@@ -321,12 +321,19 @@ def training_config(config: Config | Mapping[str, Any] | PathLike) -> Config:
     return load_config(config)
 
 
-def override_training(cfg: Config, *, seed: int | None = None, epochs: int | None = None) -> Config:
-    """``cfg`` with ``train.seed`` and ``train.epochs`` replaced where given (the QAT phase is
-    shortened to fit), as ``ranvier train --seed/--epochs`` does."""
+def override_training(
+    cfg: Config,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    gradient: str | None = None,
+) -> Config:
+    """``cfg`` with ``train.seed``, ``train.epochs`` and ``train.gradient`` replaced where
+    given (the QAT phase is shortened to fit), as ``ranvier train --seed/--epochs/--gradient``
+    does."""
     from ranvier.train.config import Config
 
-    if seed is None and epochs is None:
+    if seed is None and epochs is None and gradient is None:
         return cfg
     t = cfg.train
     new_epochs = epochs if epochs is not None else t.epochs
@@ -337,6 +344,7 @@ def override_training(cfg: Config, *, seed: int | None = None, epochs: int | Non
             seed=t.seed if seed is None else seed,
             epochs=new_epochs,
             qat_epochs=min(t.qat_epochs, new_epochs),
+            gradient=t.gradient if gradient is None else gradient,
         ),
         data=cfg.data,
         preset=cfg.preset,
@@ -352,13 +360,15 @@ def train_network(
     device: str | None = None,
     seed: int | None = None,
     epochs: int | None = None,
+    gradient: str | None = None,
     progress: Callable[[str, dict], None] | None = None,
 ) -> dict:
     """What ``ranvier train`` does: train, checkpoint every epoch, export
     ``out_dir/model.net`` and verify it against the trained model; returns the summary
     (``best_valid_accuracy``, ``test_accuracy``, ``network``, ``checkpoint``, ``verify``…).
 
-    ``config`` as for :func:`training_config`; ``data_dir`` holds the SHD/SSC files;
+    ``config`` as for :func:`training_config`; ``seed``, ``epochs`` and ``gradient``
+    (``"bptt"`` or ``"eventprop"``) override the config's; ``data_dir`` holds the SHD/SSC files;
     ``progress(event, info)`` is called per epoch and batch. Before any data is read it
     refuses (``FileExistsError``) an ``out_dir`` that already holds a run unless ``resume``,
     ``resume`` without a checkpoint (``CheckpointError``), an ``out_dir`` that cannot be a
@@ -367,7 +377,7 @@ def train_network(
     """
     from ranvier.train.loop import train as run_training
 
-    cfg = override_training(training_config(config), seed=seed, epochs=epochs)
+    cfg = override_training(training_config(config), seed=seed, epochs=epochs, gradient=gradient)
     return run_training(
         cfg, Path(out_dir), data_dir, resume=resume, device=device, progress=progress
     )

@@ -28,6 +28,7 @@ is checked, so it equals the simulator's ``synaptic_input`` exactly.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -45,6 +46,87 @@ def _shift_spectrum(phase: torch.Tensor, shift: torch.Tensor, dtype: torch.dtype
     """``exp(-i * phase * shift)``, shape ``(F, *shift.shape)``, as complex ``dtype``."""
     angle = phase.view(-1, *([1] * shift.dim())) * shift.to(torch.float64).unsqueeze(0)
     return torch.polar(torch.ones_like(angle), -angle).to(dtype)
+
+
+def interp_base_frac(
+    delay: torch.Tensor, max_delay: int, quantized: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two taps of a linearly interpolated delay ``d``: ``(base, frac)``, the delay
+    ``d`` feeding tap ``base`` with weight ``1 - frac`` and tap ``base + 1`` with ``frac``.
+
+    Float: ``base = floor(d)`` clamped to ``0..max_delay`` (no gradient), ``frac = d - base``.
+    Quantized: ``base = round(d)`` clamped, ``frac = d - d.detach()``: 0 in the forward pass
+    (the integer delay alone), gradient 1 (the finite difference at ``round(d)``, straight
+    through). ``base`` is a float tensor holding integers, of ``delay``'s dtype.
+    """
+    if quantized:
+        base = torch.round(delay.detach()).clamp(0, max_delay)
+        frac = delay - delay.detach()  # 0 forward, gradient 1: the finite difference at round(d)
+    else:
+        base = torch.floor(delay.detach()).clamp(0, max_delay)
+        frac = delay - base
+    return base, frac
+
+
+def dcls_weights(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tensor:
+    """DCLS taps of delays ``d`` ``(...)``: a Gaussian of width ``sigma`` over the taps
+    ``0..max_delay`` centred on ``d``, normalised to sum 1, shape ``(..., max_delay + 1)``."""
+    taps = torch.arange(max_delay + 1, device=delay.device, dtype=delay.dtype)
+    # normalised Gaussian over the taps, as a softmax: no underflow for tiny sigma
+    return torch.softmax(-0.5 * ((taps - delay.unsqueeze(-1)) / sigma) ** 2, dim=-1)
+
+
+@dataclass
+class Taps:
+    """A delayed synapse matrix ``(n_out, n_in)`` as tap pairs in the time domain:
+    ``a[j, t] = sum_p sum_i coeff[p, j, i] * x[i, t - 1 - index[p, j, i]]``.
+
+    ``index`` ``(P, n_out, n_in)`` (int64, 0..max_delay + 1) carries no gradient; ``coeff``
+    ``(P, n_out, n_in)`` carries the weight's and the delay's. ``uniform``: tap p is delay p
+    for every synapse (``index[p] == p``; DCLS), so the sum is one product per tap.
+    """
+
+    index: torch.Tensor
+    coeff: torch.Tensor
+    uniform: bool = False
+
+    @property
+    def reach(self) -> int:
+        """Past spikes the taps read: ``x[t - 1 - k]`` for ``k < reach``."""
+        return int(self.index.max()) + 1 if self.index.numel() else 1
+
+
+def delay_taps(
+    weight: torch.Tensor,
+    delay: torch.Tensor | None,
+    *,
+    mode: str,
+    max_delay: int,
+    sigma: float = 0.5,
+    quantized: bool = False,
+) -> Taps:
+    """The synapses ``weight``/``delay`` ``(n_out, n_in)`` as time-domain :class:`Taps`, by
+    the same rules as :func:`delay_kernel` builds their frequency response: no delay, one
+    pair ``(0, W)``; ``interp`` (and every quantized mode), two pairs ``(base, W (1 - frac))``
+    and ``(base + 1, W frac)`` of :func:`interp_base_frac` (quantized: the second is 0 in the
+    forward pass, the straight-through delay gradient in the backward pass); ``dcls``,
+    ``max_delay + 1`` pairs ``(p, W g_p)`` with the Gaussian :func:`dcls_weights`."""
+    if delay is None or mode == "none":
+        return Taps(
+            torch.zeros((1, *weight.shape), dtype=torch.long, device=weight.device),
+            weight.unsqueeze(0),
+            uniform=True,
+        )
+    d = delay.to(weight.dtype)
+    if mode == "dcls" and not quantized:
+        g = dcls_weights(d, max_delay, sigma)  # (n_out, n_in, D+1)
+        coeff = g.permute(2, 0, 1) * weight  # (D+1, n_out, n_in)
+        index = torch.arange(max_delay + 1, device=weight.device).view(-1, 1, 1)
+        return Taps(index.expand(coeff.shape), coeff, uniform=True)
+    base, frac = interp_base_frac(d, max_delay, quantized)
+    index = torch.stack((base, base + 1)).long()
+    coeff = torch.stack((weight * (1 - frac), weight * frac))
+    return Taps(index, coeff)
 
 
 def delay_kernel(
@@ -70,17 +152,11 @@ def delay_kernel(
     d = delay.t()  # (n_in, n_out)
     if mode == "dcls" and not quantized:
         taps = torch.arange(max_delay + 1, device=d.device, dtype=d.dtype)
-        # normalised Gaussian over the taps, as a softmax: no underflow for tiny sigma
-        g = torch.softmax(-0.5 * ((taps - d.unsqueeze(-1)) / sigma) ** 2, dim=-1)
+        g = dcls_weights(d, max_delay, sigma)
         tap_spec = _shift_spectrum(phase, 1 + taps, cdtype)  # (F, D+1)
         flat = g.reshape(-1, max_delay + 1).to(cdtype) @ tap_spec.t()  # (n_in*n_out, F)
         return flat.t().reshape(-1, *d.shape) * w
-    if quantized:
-        base = torch.round(d.detach()).clamp(0, max_delay)
-        frac = d - d.detach()  # 0 forward, gradient 1: the finite difference at round(d)
-    else:
-        base = torch.floor(d.detach()).clamp(0, max_delay)
-        frac = d - base
+    base, frac = interp_base_frac(d, max_delay, quantized)
     near = _shift_spectrum(phase, 1 + base, cdtype)
     far = _shift_spectrum(phase, 2 + base, cdtype)
     return (near + frac.to(cdtype) * (far - near)) * w

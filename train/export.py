@@ -40,7 +40,8 @@ def export_model(model: SpikingNet, path: str | os.PathLike) -> Network:
 
 def network_mismatch(model: SpikingNet, network: Network) -> str | None:
     """Why ``network`` cannot be a file exported from ``model`` (other layer sizes, input
-    width, layer types or neuron types), or None. Weights, delays and neuron parameters may
+    width, layer types — ``dense_rec`` for a recurrent block, ``dense`` for a feed-forward
+    one — or neuron types), or None. Weights, delays and neuron parameters may
     differ: ``verify`` counts those as mismatching bins."""
     sizes = [b.neuron.n for b in model.blocks]
     if network.layer_sizes != sizes:
@@ -48,8 +49,9 @@ def network_mismatch(model: SpikingNet, network: Network) -> str | None:
     if network.n_in != model.n_in:
         return f"{network.n_in} inputs, the checkpoint's network has {model.n_in}"
     for block, mine in zip(network.blocks, model.blocks, strict=True):
-        if block.synapse.layer_type != "dense":
-            return f"{block.name} is a {block.synapse.layer_type} layer, the checkpoint's is dense"
+        ours = "dense_rec" if mine.recurrent else "dense"
+        if block.synapse.layer_type != ours:
+            return f"{block.name} is a {block.synapse.layer_type} layer, the checkpoint's is {ours}"
         theirs, ours = block.neurons.neuron_type, mine.neuron.neuron_type
         if theirs != ours:
             return f"{block.name} has {theirs} neurons, the checkpoint's has {ours}"

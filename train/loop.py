@@ -27,6 +27,7 @@ from torch import nn
 from . import data as datasets
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import Config
+from .eventprop import eventprop_logits
 from .export import export_model, verify
 from .lock import run_lock
 from .model import SpikingNet
@@ -86,14 +87,15 @@ def load_splits(config: Config, data_dir: str | os.PathLike | None) -> Splits:
 
 
 def make_optimizer(model: SpikingNet, config: Config) -> torch.optim.Adam:
-    """Adam with separate learning rates for weights, delays and neuron parameters."""
+    """Adam with separate learning rates for weights, delays and neuron parameters (a recurrent
+    block's ``weight_rec`` and ``delay_rec`` are weights and delays)."""
     weights, delays, neuron = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if name.endswith(".weight"):
+        if name.endswith((".weight", ".weight_rec")):
             weights.append(p)
-        elif name.endswith(".delay"):
+        elif name.endswith((".delay", ".delay_rec")):
             delays.append(p)
         else:
             neuron.append(p)
@@ -104,6 +106,23 @@ def make_optimizer(model: SpikingNet, config: Config) -> torch.optim.Adam:
     if neuron:
         groups.append({"params": neuron, "lr": t.lr_neuron, "name": "neuron"})
     return torch.optim.Adam(groups)
+
+
+def model_difference(checkpoint: Config, config: Config) -> str | None:
+    """How the config's ``[model]`` differs from a checkpoint's, for ``--resume`` (None: the
+    same). Recurrent vs feed-forward is said plainly; otherwise the differing keys."""
+    theirs, ours = checkpoint.to_dict()["model"], config.to_dict()["model"]
+    if theirs == ours:
+        return None
+    kind = {True: "a recurrent model", False: "a feed-forward model"}
+    if theirs["recurrent"] != ours["recurrent"]:
+        return (
+            f"a different [model]: the checkpoint holds {kind[theirs['recurrent']]}, the "
+            f"config's [model] is {'recurrent' if ours['recurrent'] else 'feed-forward'} "
+            "(model.recurrent)"
+        )
+    keys = ", ".join(f"model.{k}" for k in ours if theirs.get(k) != ours[k])
+    return f"a different [model] ({keys})"
 
 
 def dcls_sigma(config: Config, epoch: int) -> float:
@@ -205,8 +224,9 @@ def _train(
     start_epoch, best = 0, -math.inf
     if resume:
         loaded = load_checkpoint(out / "checkpoint.pt")
-        if loaded.config.to_dict()["model"] != config.to_dict()["model"]:
-            raise CheckpointError(f"{out / 'checkpoint.pt'}: --resume with a different [model]")
+        problem = model_difference(loaded.config, config)
+        if problem is not None:
+            raise CheckpointError(f"{out / 'checkpoint.pt'}: --resume with {problem}")
         model.load_state_dict(loaded.model.state_dict())
         model.quantized = loaded.model.quantized
         model.to(dev)
@@ -247,7 +267,10 @@ def _train(
         for xb, yb in splits.train.batches(t.batch_size, shuffle=True, rng=rng):
             x = torch.from_numpy(xb).to(dev)
             y = torch.from_numpy(yb).to(dev)
-            logits, _, _ = model(x)
+            if t.gradient == "eventprop":  # same forward, event-based backward
+                logits = eventprop_logits(model, x)
+            else:
+                logits, _, _ = model(x)
             loss = nn.functional.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

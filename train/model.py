@@ -18,25 +18,45 @@ import torch
 from ranvier.hw_models.fixed_point import netx_optimize_weight_bits, synapse_weights
 from ranvier.hw_models.network import Block as IRBlock
 from ranvier.hw_models.network import DenseSynapse, Network
+from ranvier.hw_models.synapses import RecurrentDenseSynapse
 from torch import nn
 
 from .config import ModelConfig
 from .delays import delayed_dense
 from .fixed import ACT_SCALE, MAX_SCALE, WEIGHT_MAX, quantize_delay, quantize_weight
 from .neurons import NEURON_TYPES, CubaNeuron, NeuronBase
+from .recurrent import recurrent_feedback
+
+#: The recurrent weights start at this fraction of Xavier-uniform with fan (n, n). Full
+#: Xavier gives each neuron a recurrent drive as strong as its feed-forward one; the recurrent
+#: part is zero-mean noise at first, and that much of it makes the initial dynamics (and the
+#: rate ``calibrate_`` sets) depend mostly on the random recurrent weights instead of the
+#: input. At a half the block starts close to its feed-forward network (which trains well),
+#: with a recurrent path strong enough for gradients to shape it; ``calibrate_`` scales it
+#: with the feed-forward weights, so their ratio holds whatever the neuron's input gain.
+RECURRENT_INIT_GAIN = 0.5
 
 
-def layer_scale(weight: torch.Tensor) -> int:
+def layer_scale(weight: torch.Tensor, *more: torch.Tensor | None) -> int:
     """The layer's scale ``vth_mant``: the largest integer that maps every weight into
-    [-254, 254] (8-bit signed mantissa x 2), at most ``MAX_SCALE``."""
-    top = float(weight.detach().abs().max())
+    [-254, 254] (8-bit signed mantissa x 2), at most ``MAX_SCALE``; over every matrix given
+    (a recurrent block's feed-forward and recurrent weights share the layer's threshold)."""
+    top = max(float(w.detach().abs().max()) for w in (weight, *more) if w is not None)
     if top == 0.0:
         return MAX_SCALE
     return int(max(1, min(MAX_SCALE, math.floor(WEIGHT_MAX / top))))
 
 
+def _xavier(n_out: int, n_in: int, generator: torch.Generator | None) -> torch.Tensor:
+    bound = math.sqrt(6.0 / (n_in + n_out))  # Xavier uniform, as the seed
+    w = (torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+    return w.float()
+
+
 class Block(nn.Module):
-    """One dense layer: weights and per-synapse delays (n_out, n_in), then neurons."""
+    """One dense layer: weights and per-synapse delays (n_out, n_in), then neurons; with
+    ``recurrent``, also weights ``weight_rec`` and delays ``delay_rec`` (n_out, n_out) from the
+    layer's own neurons back onto them (netx ``dense_rec``; ``train/recurrent.py``)."""
 
     def __init__(
         self,
@@ -47,12 +67,11 @@ class Block(nn.Module):
         max_delay: int,
         delay_init: str = "zero",
         generator: torch.Generator | None = None,
+        recurrent: bool = False,
     ):
         super().__init__()
         n_out = neuron.n
-        bound = math.sqrt(6.0 / (n_in + n_out))  # Xavier uniform, as the seed
-        w = (torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * 2 - 1) * bound
-        self.weight = nn.Parameter(w.float())
+        self.weight = nn.Parameter(_xavier(n_out, n_in, generator))
         self.delay_mode = delays if max_delay > 0 else "none"
         self.max_delay = max_delay if self.delay_mode != "none" else 0
         self.delay = None
@@ -61,16 +80,54 @@ class Block(nn.Module):
             if delay_init == "uniform":
                 d = torch.rand(n_out, n_in, generator=generator) * self.max_delay
             self.delay = nn.Parameter(d)
+        self.weight_rec = None
+        self.delay_rec = None
+        if recurrent:
+            w_rec = _xavier(n_out, n_out, generator) * RECURRENT_INIT_GAIN
+            self.weight_rec = nn.Parameter(w_rec)
+            if self.delay_mode != "none":
+                d = torch.zeros(n_out, n_out)
+                if delay_init == "uniform":
+                    d = torch.rand(n_out, n_out, generator=generator) * self.max_delay
+                self.delay_rec = nn.Parameter(d)
         self.neuron = neuron
         self.register_buffer("vth_mant", torch.tensor(0, dtype=torch.int64))
         self.sigma = 0.5
 
+    @property
+    def recurrent(self) -> bool:
+        return self.weight_rec is not None
+
     def set_scale(self) -> None:
-        self.vth_mant.fill_(layer_scale(self.weight))
+        self.vth_mant.fill_(layer_scale(self.weight, self.weight_rec))
 
     def file_weight(self) -> torch.Tensor:
         """The integer weights the file holds (straight-through from the float weights)."""
         return quantize_weight(self.weight, float(self.vth_mant))
+
+    def file_weight_rec(self) -> torch.Tensor:
+        """The recurrent file weights (a recurrent block's; same scale as ``file_weight``)."""
+        if self.weight_rec is None:
+            raise ValueError("not a recurrent block")
+        return quantize_weight(self.weight_rec, float(self.vth_mant))
+
+    def synapse_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(feed-forward, recurrent)`` synapse values, the recurrent None for a feed-forward
+        block (:meth:`synapse_weight`). A recurrent block's two matrices share one netx weight
+        mapping (lava-dl maps ``[weight | weight_rec]`` together): the values are each part's
+        of ``RecurrentDenseSynapse.from_file_weights``, the reader's own rule, each
+        straight-through from its file weights."""
+        if self.weight_rec is None:
+            return self.synapse_weight(), None
+        q, q_rec = self.file_weight(), self.file_weight_rec()
+        ints = q.detach().round().long().cpu().numpy()
+        ints_rec = q_rec.detach().round().long().cpu().numpy()
+        if not (ints.any() or ints_rec.any()):
+            return q, q_rec
+        synapse = RecurrentDenseSynapse.from_file_weights(ints, ints_rec)
+        return _straight_through(q, synapse.forward.values), _straight_through(
+            q_rec, synapse.recurrent.values
+        )
 
     def synapse_weight(self) -> torch.Tensor:
         """What each synapse adds on the hardware: the file weights as netx maps them onto
@@ -80,7 +137,11 @@ class Block(nn.Module):
         The mapping is the identity for every even matrix in [-256, 254] except one netx
         corner: all weights <= 0 with the most negative a power of two (``[-2, -2]`` runs as
         ``[0, 0]``). The quantized forward uses these values, so it stays the deployed one.
+        A recurrent block's feed-forward part comes from the joint mapping
+        (:meth:`synapse_weights`).
         """
+        if self.weight_rec is not None:
+            return self.synapse_weights()[0]
         q = self.file_weight()
         ints = q.detach().round().long().cpu().numpy()
         if not ints.any():
@@ -95,38 +156,55 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, quantized: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes and membrane ``(B, n_out, T)`` from input spikes ``(B, n_in, T)``."""
         scale = int(self.vth_mant)
+        mode = self.delay_mode
         if quantized:
+            weight, weight_rec = self.synapse_weights()
+            mode = "interp" if mode == "dcls" else mode
             a = delayed_dense(
                 x,
-                self.synapse_weight(),
+                weight,
                 self.delay,
-                mode="interp" if self.delay_mode == "dcls" else self.delay_mode,
+                mode=mode,
                 max_delay=self.max_delay,
                 quantized=True,
                 check=not self.training,
             )
         else:
+            weight_rec = self.weight_rec
             a = delayed_dense(
                 x,
                 self.weight,
                 self.delay,
-                mode=self.delay_mode,
+                mode=mode,
                 max_delay=self.max_delay,
                 sigma=self.sigma,
             )
-        return self.neuron(a, quantized, scale)
+        if weight_rec is None:
+            return self.neuron(a, quantized, scale)
+        feedback = recurrent_feedback(
+            weight_rec.to(a.dtype),
+            self.delay_rec,
+            x.shape[0],
+            x.shape[-1],
+            mode=mode,
+            max_delay=self.max_delay,
+            sigma=self.sigma,
+            quantized=quantized,
+        )
+        return self.neuron(a, quantized, scale, feedback=feedback)
 
     @torch.no_grad()
     def clip_(self) -> None:
-        if self.delay is not None:
-            self.delay.clamp_(0, self.max_delay)
+        for delay in (self.delay, self.delay_rec):
+            if delay is not None:
+                delay.clamp_(0, self.max_delay)
         self.neuron.clip_()
 
     def to_block(self, name: str) -> IRBlock:
         """The layer in the IR: the synapse netx builds from the file weights
-        (``DenseSynapse.from_file_weights``, as the reader does; the file weights are kept
-        and written as they are), integer delays, and the neurons' integer registers
-        (``NeuronBase.to_ir``)."""
+        (``DenseSynapse.from_file_weights``, or ``RecurrentDenseSynapse.from_file_weights``
+        for a recurrent block, as the reader does; the file weights are kept and written as
+        they are), integer delays, and the neurons' integer registers (``NeuronBase.to_ir``)."""
         scale = int(self.vth_mant)
         if scale <= 0:
             raise ValueError(f"{name}: no scale yet (the network was never quantized)")
@@ -139,8 +217,27 @@ class Block(nn.Module):
             )
         if not weight.any():
             raise ValueError(f"{name}: every synapse weight is zero; netx cannot load such a layer")
-        synapse = DenseSynapse.from_file_weights(weight, delay)
+        if self.weight_rec is None:
+            synapse = DenseSynapse.from_file_weights(weight, delay)
+        else:
+            with torch.no_grad():
+                weight_rec = self.file_weight_rec().round().long().cpu().numpy()
+                delay_rec = (
+                    None
+                    if self.delay_rec is None
+                    else quantize_delay(self.delay_rec, self.max_delay).long().cpu().numpy()
+                )
+            synapse = RecurrentDenseSynapse.from_file_weights(weight, weight_rec, delay, delay_rec)
         return IRBlock(synapse=synapse, neurons=self.neuron.to_ir(scale), name=name)
+
+
+def _straight_through(q: torch.Tensor, values: np.ndarray) -> torch.Tensor:
+    """``values`` in the forward pass, the gradient of ``q`` in the backward pass (``q``
+    itself where they are equal)."""
+    if np.array_equal(values, q.detach().cpu().numpy()):
+        return q
+    exact = torch.from_numpy(np.asarray(values, dtype=np.float64)).to(q.device, q.dtype)
+    return q + (exact - q).detach()
 
 
 def make_neuron(cfg: ModelConfig, n: int, generator: torch.Generator | None) -> NeuronBase:
@@ -168,6 +265,7 @@ class SpikingNet(nn.Module):
                     max_delay=cfg.max_delay,
                     delay_init=cfg.delay_init,
                     generator=gen,
+                    recurrent=cfg.recurrent,
                 )
             )
             width = int(size)
@@ -212,25 +310,30 @@ class SpikingNet(nn.Module):
 
         Without it a Xavier-initialised AdLIF+ layer, whose input is scaled by
         ``1 - alpha``, stays silent on sparse spike input and no gradient flows. Bisection on
-        the log of a factor in [1/16, 256] per layer, layer after layer. Returns the factors.
+        the log of a factor in [1/16, 256] per layer, layer after layer. A recurrent block's
+        recurrent weights take the same factor (the neuron's input gain applies to both, and
+        the two keep their initial ratio). Returns the factors.
         """
         was_training = self.training
         self.eval()
         h = x.to(torch.float32)
         factors = []
         for b in self.blocks[:-1]:
-            w0 = b.weight.detach().clone()
+            weights = [w for w in (b.weight, b.weight_rec) if w is not None]
+            start = [w.detach().clone() for w in weights]
             lo, hi = math.log(1 / 16), math.log(256)
             for _ in range(iterations):
                 mid = 0.5 * (lo + hi)
-                b.weight.copy_(w0 * math.exp(mid))
+                for w, w0 in zip(weights, start, strict=True):
+                    w.copy_(w0 * math.exp(mid))
                 s, _ = b(h, False)
                 if float(s.mean()) < rate:
                     lo = mid
                 else:
                     hi = mid
             factor = math.exp(0.5 * (lo + hi))
-            b.weight.copy_(w0 * factor)
+            for w, w0 in zip(weights, start, strict=True):
+                w.copy_(w0 * factor)
             factors.append(factor)
             h, _ = b(h, False)
         self.train(was_training)
@@ -268,11 +371,14 @@ class SpikingNet(nn.Module):
         blocks = [b.to_block(f"layer_{i}") for i, b in enumerate(self.blocks)]
         return Network(n_in=self.n_in, blocks=blocks, meta={"readout": "membrane_sum"})
 
-    def delays_int(self) -> list[np.ndarray | None]:
-        return [
-            None if b.delay is None else quantize_delay(b.delay, b.max_delay).long().numpy()
-            for b in self.blocks
-        ]
+    def delays_int(self, recurrent: bool = False) -> list[np.ndarray | None]:
+        """Every block's integer delays (None without): the feed-forward ``delay``, or with
+        ``recurrent`` the recurrent ``delay_rec`` (None for a feed-forward block)."""
+        out: list[np.ndarray | None] = []
+        for b in self.blocks:
+            d = b.delay_rec if recurrent else b.delay
+            out.append(None if d is None else quantize_delay(d, b.max_delay).long().numpy())
+        return out
 
 
 __all__ = ["MAX_SCALE", "Block", "SpikingNet", "layer_scale"]

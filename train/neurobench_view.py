@@ -59,6 +59,10 @@ class NeuroBenchView(nn.Module):
         super().__init__()
         if not net.quantized:
             raise ValueError("NeuroBenchView needs a quantized model (call start_qat first)")
+        if any(block.recurrent for block in net.blocks):
+            raise ValueError(
+                "NeuroBenchView lays out feed-forward blocks only; the model is recurrent"
+            )
         # Kept out of the module tree: NeuroBench walks children for its layers and footprint.
         self._net = [net]
         self.synapses = nn.ModuleList()

@@ -24,7 +24,7 @@ straight-through rounding; ``to_ir`` hands the integers to the IR unit of the sa
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -44,6 +44,18 @@ from .fixed import (
     trunc_ste,
     wrap_current_ste,
 )
+
+
+class Feedback(Protocol):
+    """A recurrent block's input from its own spikes (``train/recurrent.py``,
+    ``RecurrentFeedback``): ``arrive()`` gives the current step's ``(B, n)`` input in synapse
+    units (the neuron scales it as the feed-forward input: the simulator sums both ``a_in``
+    before the ``<< 6``); ``send(s)`` takes the step's spikes."""
+
+    def arrive(self) -> torch.Tensor: ...
+
+    def send(self, spikes: torch.Tensor) -> None: ...
+
 
 #: Slope of the fast-sigmoid surrogate derivative ``1 / (1 + k|x|)**2`` (x in threshold units).
 SURROGATE_SLOPE = 5.0
@@ -165,9 +177,11 @@ class CubaNeuron(NeuronBase):
         self.voltage_decay = nn.Parameter(torch.tensor([voltage_decay]), requires_grad=learn)
 
     def forward(
-        self, a: torch.Tensor, quantized: bool, vth_mant: int
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spikes and voltage ``(B, n, T)`` from synaptic input ``a`` ``(B, n, T)``."""
+        """Spikes and voltage ``(B, n, T)`` from synaptic input ``a`` ``(B, n, T)``; with a
+        ``feedback`` (a recurrent block's, ``train/recurrent.py``) each step's input also
+        holds what the layer's own earlier spikes deliver."""
         q = Quant(quantized)
         act_scale, vth = self.units(quantized, vth_mant)
         i_keep = q.keep(self.current_decay).to(a.dtype)
@@ -177,12 +191,16 @@ class CubaNeuron(NeuronBase):
         v = torch.zeros_like(u)
         spikes, volts = [], []
         for a_t in act.unbind(-1):  # one backward for all steps (not a select per step)
+            if feedback is not None:
+                a_t = a_t + act_scale * feedback.arrive()
             u = q.wrap(q.trunc(u * i_keep) + a_t)
             v = q.sat(q.trunc(v * v_keep) + u)
             if self.spiking:
                 s = spike(v - vth, vth)
                 v = v * (1.0 - s.detach())
                 spikes.append(s)
+                if feedback is not None:
+                    feedback.send(s)
             volts.append(v)
         volt = torch.stack(volts, -1)
         return (torch.stack(spikes, -1) if self.spiking else torch.zeros_like(volt)), volt
@@ -248,7 +266,7 @@ class AlifNeuron(NeuronBase):
         return threshold_step_mant(self.threshold_step, vth_mant)
 
     def forward(
-        self, a: torch.Tensor, quantized: bool, vth_mant: int
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         q = Quant(quantized)
         act_scale, theta0 = self.units(quantized, vth_mant)
@@ -264,6 +282,8 @@ class AlifNeuron(NeuronBase):
         theta = torch.full_like(i, theta0)
         spikes, volts = [], []
         for a_t in act.unbind(-1):  # one backward for all steps (not a select per step)
+            if feedback is not None:
+                a_t = a_t + act_scale * feedback.arrive()
             i = q.wrap(q.trunc(i * keep["current_decay"]) + a_t)
             v = q.sat(q.trunc(v * keep["voltage_decay"]) + i)
             theta = q.trunc((theta - theta0) * keep["threshold_decay"]) + theta0
@@ -273,6 +293,8 @@ class AlifNeuron(NeuronBase):
             theta = theta + s * step
             spikes.append(s)
             volts.append(v)
+            if feedback is not None:
+                feedback.send(s)
         return torch.stack(spikes, -1), torch.stack(volts, -1)
 
     def to_ir(self, vth_mant: int) -> AlifNeurons:
@@ -324,7 +346,7 @@ class AdlifNeuron(NeuronBase):
         )
 
     def forward(
-        self, a: torch.Tensor, quantized: bool, vth_mant: int
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         q = Quant(quantized)
         act_scale, vth = self.units(quantized, vth_mant)
@@ -347,11 +369,15 @@ class AdlifNeuron(NeuronBase):
         s = torch.zeros_like(u)
         spikes, volts = [], []
         for i_t in current.unbind(-1):
+            if feedback is not None:
+                i_t = i_t + act_scale * feedback.arrive()
             w = q.sat(q.trunc(w * w_keep) + q.trunc(u * coupling) + s * b_step)
             u = q.sat(q.trunc((u - s * vth) * u_keep) + q.trunc((i_t - w) * u_take))
             s = spike(u - vth, vth)
             spikes.append(s)
             volts.append(u)
+            if feedback is not None:
+                feedback.send(s)
         return torch.stack(spikes, -1), torch.stack(volts, -1)
 
     def to_ir(self, vth_mant: int) -> AdlifNeurons:

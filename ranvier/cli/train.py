@@ -155,7 +155,10 @@ def train(
         typer.Option("--out", "-o", help="Run directory to write (locked while training)."),
     ],
     preset: Annotated[
-        str | None, typer.Option("--preset", help="demo, shd or ssc (see docs/training.md).")
+        str | None,
+        typer.Option(
+            "--preset", help="demo, demo-rec, shd, shd-rec or ssc (see docs/training.md)."
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -174,6 +177,14 @@ def train(
     device: Annotated[
         str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")
     ] = None,
+    gradient: Annotated[
+        str | None,
+        typer.Option(
+            "--gradient",
+            help="Override train.gradient: bptt (surrogate gradients) or eventprop "
+            "(event-based, CUBA LIF; docs/training.md).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -185,6 +196,7 @@ def train(
     RUN_DIR (RUN_DIR/train.lock).
 
     Example: ranvier train --preset demo --out runs/demo
+    Example: ranvier train --preset demo-ep --gradient eventprop --out runs/ep
     """
     bad = train_errors()
     from ranvier.api import override_training
@@ -200,7 +212,9 @@ def train(
         cfg = guard(debug, load_config, config, bad_input=bad)
     else:
         cfg = guard(debug, get_preset, preset or "demo", bad_input=bad)
-    cfg = guard(debug, override_training, cfg, seed=seed, epochs=epochs, bad_input=bad)
+    cfg = guard(
+        debug, override_training, cfg, seed=seed, epochs=epochs, gradient=gradient, bad_input=bad
+    )
     with epoch_progress(enabled=not as_json) as on_event:
         summary = guard(
             debug,
