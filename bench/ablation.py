@@ -40,9 +40,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "LIF + delays": ({**_LIF, "delays": "interp"}, {}),
     "AdLIF+ + delays": ({"neuron": "ADLIF", "delays": "interp"}, {}),
     "LIF + DCLS delays": ({**_LIF, "delays": "dcls"}, {}),
-    "LIF + delays, EventProp": ({**_LIF, "delays": "interp", "dropout": 0.0}, _EP),
+    "LIF + delays (EventProp)": ({**_LIF, "delays": "interp", "dropout": 0.0}, _EP),
     "rec. LIF + delays": ({**_LIF, "delays": "interp", "recurrent": True}, {}),
-    "rec. LIF + delays, EventProp": (
+    "rec. LIF + delays (EventProp)": (
         {**_LIF, "delays": "interp", "recurrent": True, "dropout": 0.0},
         _EP,
     ),
@@ -52,9 +52,9 @@ TABLES = {
     "recurrent": [
         "LIF + delays",
         "LIF + DCLS delays",
-        "LIF + delays, EventProp",
+        "LIF + delays (EventProp)",
         "rec. LIF + delays",
-        "rec. LIF + delays, EventProp",
+        "rec. LIF + delays (EventProp)",
     ],
 }
 

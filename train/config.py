@@ -319,9 +319,15 @@ def memory_parts(config: Config) -> dict[str, int]:
     neurons = sum(widths[1:])
     built_in = d.dataset not in ("shd", "ssc")  # SHD/SSC sizes are known only once read
     samples = d.train_samples + d.valid_samples + d.test_samples if built_in else 0
+    kernel_bytes, state_bytes = _KERNEL_BYTES, _STATE_BYTES
+    if config.train.gradient == "eventprop":
+        # no autograd graph: the frequency responses exist only while a (no-grad) evaluation
+        # forward runs, and the training step keeps ~24 bytes per spike (train/eventprop.py),
+        # 3 bytes per neuron and step at a spike rate up to 1/8
+        kernel_bytes, state_bytes = _KERNEL_BYTES // 2, 3
     parts = {
-        "model.hidden": _KERNEL_BYTES * frequencies * synapses,
-        "train.batch_size": _STATE_BYTES * config.train.batch_size * t_steps * neurons,
+        "model.hidden": kernel_bytes * frequencies * synapses,
+        "train.batch_size": state_bytes * config.train.batch_size * t_steps * neurons,
         "data.train_samples": samples * channels * t_steps,
     }
     if m.recurrent:

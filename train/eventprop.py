@@ -14,10 +14,11 @@ A spike at step t crosses the threshold, by linear interpolation between ``vbar[
 *sub-step* model delivers it as two grid events, weight ``1 - phi`` at step t and ``phi`` at
 step t - 1, each through the synapse's interpolated delay ``d = k + f`` (taps ``1 + k`` and
 ``2 + k`` steps later, weights ``1 - f`` and ``f``); a recurrent synapse never delivers before
-step t + 1 (its ``phi`` part's taps are clamped there). In that model every spike's effect
-moves continuously with the parameters, and the loss (cross-entropy of the read-out membrane
-summed over time) is differentiable wherever no spike appears or vanishes. The *grid* model is
-what Loihi runs: the whole spike at step t (``phi`` taken as 0 in the forward).
+step t + 1 (its ``phi`` part's taps are clamped there). In that model a spike's effect moves
+continuously with the parameters while it stays within its step, and the loss (cross-entropy
+of the read-out membrane summed over time) is differentiable wherever the spike raster is
+locally constant (it jumps where a spike appears, vanishes or changes step). The *grid*
+model is what Loihi runs: the whole spike at step t (``phi`` taken as 0 in the forward).
 
 Backward: the adjoints of u and v of every neuron run backward over the same grid
 (``lam_u[t] = alpha lam_u[t+1] + lam_v[t]``, ``lam_vbar[t] = beta lam_v[t+1]``), driven by the
@@ -436,9 +437,9 @@ def model_net(model, quantized: bool, *, substep: bool = False, record: bool = F
         vth_mant = int(block.vth_mant)
         act_scale, threshold = neuron.units(quantized, vth_mant)
         q = Quant(quantized)
-        with torch.no_grad():
-            keep_u = float(q.keep(neuron.current_decay.detach().double()))
-            keep_v = float(q.keep(neuron.voltage_decay.detach().double()))
+        with torch.no_grad():  # in the parameters' dtype, as CubaNeuron and to_ir round them
+            keep_u = float(q.keep(neuron.current_decay.detach()))
+            keep_v = float(q.keep(neuron.voltage_decay.detach()))
         recurrent = getattr(block, "weight_rec", None) is not None
         layers.append(
             EventLayer(

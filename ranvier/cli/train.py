@@ -196,7 +196,7 @@ def train(
     RUN_DIR (RUN_DIR/train.lock).
 
     Example: ranvier train --preset demo --out runs/demo
-    Example: ranvier train --preset demo-ep --gradient eventprop --out runs/ep
+    Example: ranvier train --config lif.toml --gradient eventprop --out runs/ep
     """
     bad = train_errors()
     from ranvier.api import override_training

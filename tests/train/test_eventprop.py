@@ -33,7 +33,17 @@ from ranvier.train.eventprop import EventLayer, EventNet, eventprop
 F64 = torch.float64
 
 
-def _net(sizes, recurrent, max_delay, *, substep=True, keeps=(0.8, 0.9), threshold=1.0):
+def _net(
+    sizes,
+    recurrent,
+    max_delay,
+    *,
+    substep=True,
+    keeps=(0.8, 0.9),
+    threshold=1.0,
+    act_scale=1.0,
+    readout_keep=1.0,
+):
     layers = []
     for n, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         last = n == len(sizes) - 2
@@ -42,15 +52,15 @@ def _net(sizes, recurrent, max_delay, *, substep=True, keeps=(0.8, 0.9), thresho
                 n_in,
                 n_out,
                 current_keep=keeps[0],
-                voltage_keep=keeps[1] if not last else 1.0,
+                voltage_keep=keeps[1] if not last else readout_keep,
                 threshold=threshold,
-                act_scale=1.0,
+                act_scale=act_scale,
                 spiking=not last,
                 recurrent=recurrent and not last,
                 max_delay=max_delay,
             )
         )
-    return EventNet(tuple(layers), substep=substep, logit_scale=0.1, record=True)
+    return EventNet(tuple(layers), substep=substep, logit_scale=0.1 / threshold, record=True)
 
 
 def _params(net, gen, gain=1.5, rec_gain=0.6, delays=True):
@@ -98,7 +108,9 @@ def _tap_tensors(w, d, max_delay, lags, clamp):
 
 
 def reference(x, net, params):
-    """Logits of the sub-step model, plain torch ops (autograd = BPTT of that model)."""
+    """Logits of the sub-step model, plain torch ops (autograd = BPTT of that model); with
+    ``net.substep`` False, of the grid model with the spike-time fraction passed straight
+    through (0 in the forward, its gradient kept): the gradient EventProp trains with."""
     lags = net.ring
     batch, steps = x.shape[0], x.shape[-1]
     taps, rec_taps = [], []
@@ -141,6 +153,8 @@ def reference(x, net, params):
             s = (v > layer.threshold).to(F64)
             rise = torch.where(s > 0, v - vbar[n], torch.ones_like(v))
             phi = torch.where(s > 0, (v - layer.threshold) / rise, torch.zeros_like(v))
+            if not net.substep:  # the grid: phi is 0 in the forward, its gradient kept
+                phi = phi - phi.detach()
             src[n + 1][0].append(s * (1 - phi))
             src[n + 1][1].append(s * phi)
             vbar[n] = v * (1 - s)
@@ -166,11 +180,26 @@ CASES = [
 ]
 
 
+#: (substep, hardware units): the exact sub-step gradient, and the grid model's (the one
+#: training uses), in threshold units and in the quantized forward's units (input x 64,
+#: threshold vth_mant << 6, logits / threshold, a leaky read-out)
+MODES = [(True, False), (False, False), (False, True)]
+
+
+@pytest.mark.parametrize(("substep", "hardware"), MODES)
 @pytest.mark.parametrize(("name", "sizes", "recurrent", "max_delay"), CASES)
-def test_eventprop_equals_autograd_of_the_substep_model(name, sizes, recurrent, max_delay):
+def test_eventprop_equals_autograd_of_the_substep_model(
+    name, sizes, recurrent, max_delay, substep, hardware
+):
     gen = torch.Generator().manual_seed(sum(map(ord, name)))
-    net = _net(sizes, recurrent, max_delay)
+    units = {"act_scale": 64.0, "threshold": 64.0 * 100, "readout_keep": 0.75} if hardware else {}
+    net = _net(sizes, recurrent, max_delay, substep=substep, **units)
     params = _params(net, gen, delays=max_delay > 0)
+    if hardware:  # the same dynamics in units 100x the threshold units
+        params = [
+            None if p is None or n % 2 else (p.detach() * 100).requires_grad_()
+            for n, p in enumerate(params)
+        ]
     x = _input(gen, 4, sizes[0], 30)
     y = torch.randint(0, sizes[-1], (4,), generator=gen)
     logits, _, hidden = eventprop(x, net, params)
@@ -344,10 +373,12 @@ def test_eventprop_run_learns_and_deploys_exactly(tmp_path, recurrent):
     cfg = load_config(config)
     trained = load_checkpoint(out / "checkpoint.pt").model
     fresh = SpikingNet(trained.n_in, trained.n_classes, cfg.model, seed=cfg.train.seed)
-    for name in ("weight", "delay") + (("weight_rec", "delay_rec") if recurrent == "true" else ()):
-        before = getattr(fresh.blocks[0], name).detach()
-        after = getattr(trained.blocks[0], name).detach()
-        assert not torch.allclose(before, after), f"{name} did not move"
+    names = ("weight", "delay") + (("weight_rec", "delay_rec") if recurrent == "true" else ())
+    moved = [(0, name) for name in names] + [(1, "weight"), (1, "delay")]  # and the read-out
+    for block, name in moved:
+        before = getattr(fresh.blocks[block], name).detach()
+        after = getattr(trained.blocks[block], name).detach()
+        assert not torch.allclose(before, after), f"block {block} {name} did not move"
 
 
 @pytest.mark.parametrize(
