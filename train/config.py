@@ -543,20 +543,8 @@ def _preset_table() -> dict[str, dict]:
             "dropout": 0.1,
             "recurrent": True,
         },
-        "train": {
-            "epochs": 24,
-            "qat_epochs": 4,
-            "batch_size": 64,
-            "lr": 0.01,
-            "lr_delay": 0.1,
-            "verify_samples": 256,
-        },
-        "data": {
-            "dataset": "tempo",
-            "train_samples": 2000,
-            "valid_samples": 400,
-            "test_samples": 500,
-        },
+        "train": {**demo["train"], "epochs": 24},
+        "data": demo["data"],
     }
     shd_rec = {
         # Mészáros, Knight & Nowotny's Loihi 2 configuration: SHD, one recurrent layer of 512
