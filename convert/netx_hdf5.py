@@ -49,9 +49,18 @@ from ranvier.hw_models.fixed_point import (
     NETX_WEIGHT_MIN,
     NON_SPIKING_VTH_MANT,
 )
-from ranvier.hw_models.network import Block, DenseSynapse, Network, RecurrentDenseSynapse
+from ranvier.hw_models.network import (
+    Block,
+    ConvSynapse,
+    DenseSynapse,
+    Flattened,
+    InputPort,
+    Network,
+    RecurrentDenseSynapse,
+)
 from ranvier.hw_models.neurons import NEURON_TYPES, CubaNeurons, NeuronGroup
 from ranvier.hw_models.readout import READOUT_MODES
+from ranvier.hw_models.synapses.conv import geometry_problem
 
 from .atomic import atomic_path
 
@@ -103,11 +112,13 @@ def _read_scalar(group: h5py.Group, key: str, path: Path, where: str) -> np.ndar
     return arr.astype(np.int64)
 
 
-def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGroup:
-    """The layer's neuron group, read through its unit's field schema."""
+def _read_neurons(
+    layer: h5py.Group, n: int, path: Path, where: str, input_layer: bool = False
+) -> NeuronGroup:
+    """The layer's neuron group, read through its unit's field schema (the unit may pick a
+    variant for an input layer, as netx picks SDNN's Delta encoder there)."""
     if "neuron" not in layer:
-        # netx's default neuron when a dense layer has none (hdf5.py create_dense).
-        return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=DECAY_UNITY)
+        return _default_neurons(n)
     ng = layer["neuron"]
     wn = f"{where}/neuron"
     if "type" not in ng:
@@ -120,9 +131,13 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
             f"{wn}/type",
             f"unknown neuron type {neuron_type!r} (supported: {', '.join(NEURON_TYPES)})",
         )
-    if "messageBits" in ng and np.any(_read_scalar(ng, "messageBits", path, wn) != 0):
-        raise _fail(path, f"{wn}/messageBits", "graded spikes are not supported")
-    params: dict[str, np.ndarray | int] = {}
+    unit = unit.variant(ng, input_layer=input_layer)
+    if "messageBits" in ng and not unit.graded_output:
+        if np.any(_read_scalar(ng, "messageBits", path, wn) != 0):
+            raise _fail(
+                path, f"{wn}/messageBits", f"{neuron_type} neurons send unary spikes, not graded"
+            )
+    params: dict[str, np.ndarray | int | str] = unit.read_extra(ng, where=f"{path}: {wn}")
     for f in unit.FIELDS:
         if f.scalar:  # one value per layer, optional (refDelay)
             if f.netx in ng:
@@ -139,6 +154,12 @@ def _read_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGr
         return unit.create(n, **params)
     except ValueError as exc:
         raise _fail(path, wn, str(exc)) from None
+
+
+def _default_neurons(n: int) -> NeuronGroup:
+    """netx's neuron for a dense layer without a neuron group (hdf5.py create_dense): CUBA,
+    iDecay 0, vDecay 4096, vThMant 1 << 17: a non-leaky integrator that never spikes."""
+    return CubaNeurons.create(n, vth_mant=NON_SPIKING_VTH_MANT, i_decay=0, v_decay=DECAY_UNITY)
 
 
 def expand_delay(delay: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -250,18 +271,59 @@ def _check_features(
             raise _fail(path, f"{where}/inFeatures", f"{declared} but the layer before has {n_in}")
 
 
-def _read_block_neurons(layer: h5py.Group, n: int, path: Path, where: str) -> NeuronGroup:
-    """The layer's neuron group with the layer's ``bias``."""
+def _read_block_neurons(
+    layer: h5py.Group, shape: tuple[int, ...], path: Path, where: str
+) -> NeuronGroup:
+    """The layer's neuron group with the layer's ``bias``: one value, one per neuron, or, for
+    a ``(W, H, C)`` layer, one per channel (netx's ``AbstractBlock._neuron``)."""
+    n = int(np.prod(shape))
     neurons = _read_neurons(layer, n, path, where)
     if "bias" in layer:
         bias = _read_array(layer, "bias", path, where).astype(np.int64).reshape(-1)
-        if bias.size not in (1, n):
-            raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons")
-        neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
+        if bias.size in (1, n):
+            neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
+        elif len(shape) > 1 and bias.size == shape[-1]:
+            neurons.bias_mant = np.tile(bias, n // shape[-1])  # (W, H, C) order: C fastest
+        else:
+            raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons of {shape}")
     return neurons
 
 
-def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
+@dataclass
+class Upstream:
+    """What a layer's reader knows of the layer before: its neurons' shape (lava's order), the
+    bits of its messages (0: unary spikes) and, after a ``flatten``, the shape it flattens."""
+
+    shape: tuple[int, ...]
+    message_bits: int = 0
+    flatten_from: tuple[int, ...] | None = None
+
+    @property
+    def n(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def _flat_input(up: Upstream, path: Path, where: str) -> int:
+    """The input size of a dense layer: the layer before must be flat or flattened."""
+    if len(up.shape) > 1 and up.flatten_from is None and int(np.prod(up.shape[1:])) != 1:
+        raise _fail(
+            path,
+            where,
+            f"the layer before has shape {up.shape} (W, H, C); a dense layer takes a flat "
+            "input: netx needs a 'flatten' layer between them",
+        )
+    return up.n
+
+
+def _flattened(synapse, up: Upstream):
+    """The synapse behind netx's flatten when a ``flatten`` layer came before."""
+    if up.flatten_from is None or len(up.flatten_from) < 2:
+        return synapse
+    return Flattened(synapse, up.flatten_from)
+
+
+def _read_dense(layer: h5py.Group, up: Upstream, path: Path, where: str) -> Block:
+    n_in = _flat_input(up, path, where)
     n = _layer_size(layer, path, where)
     for key in ("weight_rec", "delay_rec"):
         if key in layer:
@@ -278,13 +340,19 @@ def _read_dense(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
     except ValueError as exc:
         raise _fail(path, f"{where}/weight", str(exc)) from None
     delay = _read_delay(layer, "delay", weight.shape, path, where)
-    neurons = _read_block_neurons(layer, n, path, where)
-    return Block(synapse=replace(synapse, delay=delay), neurons=neurons)
+    neurons = _read_block_neurons(layer, (n,), path, where)
+    synapse = replace(synapse, delay=delay, message_bits=up.message_bits)
+    return Block(
+        synapse=_flattened(synapse, up), neurons=neurons, default_neurons="neuron" not in layer
+    )
 
 
-def _read_dense_rec(layer: h5py.Group, n_in: int, path: Path, where: str) -> Block:
+def _read_dense_rec(layer: h5py.Group, up: Upstream, path: Path, where: str) -> Block:
     """A recurrent dense layer: ``weight``/``delay`` from the layer before, ``weight_rec``/
     ``delay_rec`` (n, n) from its own neurons; one weight mapping for both, as netx's."""
+    n_in = _flat_input(up, path, where)
+    if up.message_bits:
+        raise _fail(path, where, "graded input to a recurrent layer is not supported")
     n = _layer_size(layer, path, where)
     weight = _read_weight(layer, "weight", n, n_in, path, where)
     _check_features(layer, weight, n_in, path, where)
@@ -305,15 +373,112 @@ def _read_dense_rec(layer: h5py.Group, n_in: int, path: Path, where: str) -> Blo
         synapse = RecurrentDenseSynapse.from_file_weights(weight, weight_rec, delay, delay_rec)
     except ValueError as exc:
         raise _fail(path, f"{where}/weight, {where}/weight_rec", str(exc)) from None
-    neurons = _read_block_neurons(layer, n, path, where)
+    neurons = _read_block_neurons(layer, (n,), path, where)
     return Block(synapse=synapse, neurons=neurons)
 
 
+def _file_shape(layer: h5py.Group, path: Path, where: str) -> tuple[int, ...]:
+    """``layer/<i>/shape`` in lava's order: netx reverses the file's (C, H, W) to (W, H, C)."""
+    if "shape" not in layer:
+        raise _fail(path, f"{where}/shape", "missing")
+    shape = tuple(int(v) for v in _read_scalar(layer, "shape", path, where).reshape(-1)[::-1])
+    if not shape or min(shape) < 1:
+        raise _fail(path, f"{where}/shape", f"{shape[::-1]} is not a positive size")
+    return shape
+
+
+def _pair_field(layer: h5py.Group, key: str, default: int, path: Path, where: str) -> tuple:
+    """A conv geometry field as netx reads it: one number or a (H, W) pair (file order)."""
+    if key not in layer:
+        return (default, default)
+    arr = _read_scalar(layer, key, path, where).reshape(-1)
+    if arr.size == 1:
+        return (int(arr[0]), int(arr[0]))
+    if arr.size != 2:
+        raise _fail(path, f"{where}/{key}", f"expected one number or two, found {arr.size}")
+    return (int(arr[0]), int(arr[1]))
+
+
+def _read_conv(layer: h5py.Group, up: Upstream, path: Path, where: str) -> Block:
+    """A conv layer (netx ``create_conv``): the file's weight ``(C_out, C_in/groups, kH, kW
+    [, 1])``, stride/padding/dilation in (H, W) order, groups; neurons of shape (W, H, C_out)
+    with a per-channel bias."""
+    if len(up.shape) != 3 or up.flatten_from is not None:
+        raise _fail(
+            path, where, f"a conv layer takes a (W, H, C) input; the layer before has {up.shape}"
+        )
+    if "weight" not in layer or not isinstance(layer["weight"], h5py.Dataset):
+        raise _fail(path, f"{where}/weight", "missing")
+    raw = _read_array(layer, "weight", path, where)
+    if raw.ndim not in (4, 5) or (raw.ndim == 5 and raw.shape[4] != 1):
+        raise _fail(
+            path, f"{where}/weight", f"shape {raw.shape} is not (C_out, C_in/groups, kH, kW[, 1])"
+        )
+    if raw.size and np.abs(raw).max() >= INT32_LIMIT:
+        raise _fail(path, f"{where}/weight", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
+    groups = 1
+    if "groups" in layer:
+        groups = int(_read_scalar(layer, "groups", path, where).reshape(-1)[0])
+    geometry = {
+        key: _pair_field(layer, key, default, path, where)
+        for key, default in (("stride", 1), ("padding", 0), ("dilation", 1))
+    }
+    lava_weight_shape = (raw.shape[0], raw.shape[3], raw.shape[2], raw.shape[1])
+    problem = geometry_problem(
+        up.shape,
+        lava_weight_shape,
+        geometry["stride"][::-1],
+        geometry["padding"][::-1],
+        geometry["dilation"][::-1],
+        groups,
+    )
+    if problem:
+        raise _fail(path, where, f"conv geometry does not fit: {problem}")
+    synapse = ConvSynapse.from_file(
+        raw, up.shape, geometry["stride"], geometry["padding"], geometry["dilation"], groups,
+        up.message_bits,
+    )  # fmt: skip
+    shape = _file_shape(layer, path, where)
+    if shape != synapse.output_shape:
+        raise _fail(
+            path,
+            f"{where}/shape",
+            f"{shape[::-1]} (C, H, W) but the convolution of {up.shape[::-1]} gives "
+            f"{synapse.output_shape[::-1]}",
+        )
+    neurons = _read_block_neurons(layer, shape, path, where)
+    return Block(synapse=synapse, neurons=neurons, shape=shape)
+
+
 #: Readers of the layer types that make a block, by ``layer/<i>/type``.
-BLOCK_READERS: dict[str, Callable[[h5py.Group, int, Path, str], Block]] = {
+BLOCK_READERS: dict[str, Callable[[h5py.Group, Upstream, Path, str], Block]] = {
     DenseSynapse.layer_type: _read_dense,
     RecurrentDenseSynapse.layer_type: _read_dense_rec,
+    ConvSynapse.layer_type: _read_conv,
 }
+
+
+def _read_input(layer: h5py.Group, path: Path, where: str) -> tuple[Block | None, tuple, dict]:
+    """An input layer: its shape; with a neuron group, the block of input neurons the host's
+    values drive (netx's ``Input``: no synapse, no bias on the neurons) and netx's input
+    transform (``weight``, default 64, and ``bias``, default 0: what Intel's data loaders apply
+    to images, ``x * 2 weight - weight + bias``)."""
+    shape = _file_shape(layer, path, where)
+    if "neuron" not in layer:
+        return None, shape, {}
+    transform = {}
+    for key, default in (("weight", 64), ("bias", 0)):
+        value = default
+        if key in layer:
+            arr = _read_array(layer, key, path, where).reshape(-1)
+            if arr.size != 1:
+                raise _fail(path, f"{where}/{key}", f"expected one number, found {arr.size}")
+            value = int(arr[0])  # netx: int(layer_config[key])
+        transform[key] = value
+    n = int(np.prod(shape))
+    neurons = _read_neurons(layer, n, path, where, input_layer=True)
+    block = Block(synapse=InputPort(n), neurons=neurons, shape=shape)
+    return block, shape, transform
 
 
 @contextmanager
@@ -365,8 +530,10 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
         raise NetFileError(f"{path}: group 'layer' is empty")
     if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
         raise NetFileError(f"{path}: layer: groups must be numbered 0..{len(keys) - 1}, got {keys}")
-    n_in = input_channels
+    up: Upstream | None = None if input_channels is None else Upstream((input_channels,))
+    input_shape: tuple[int, ...] | None = None
     blocks: list[Block] = []
+    transform: dict = {}
     for i in range(len(keys)):
         where = f"layer/{i}"
         layer = group[str(i)]
@@ -376,31 +543,40 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
             raise _fail(path, f"{where}/type", "missing")
         kind = _read_str(layer["type"])
         if kind == "input":
-            if blocks:
+            if blocks or input_shape is not None:
                 raise _fail(path, where, "an input layer may only come first")
-            if "neuron" in layer:
-                raise _fail(path, f"{where}/neuron", "input layers with neurons are not supported")
-            if "shape" not in layer:
-                raise _fail(path, f"{where}/shape", "missing")
-            n_in = int(np.prod(_read_scalar(layer, "shape", path, where)))
+            block, input_shape, transform = _read_input(layer, path, where)
+            if block is not None:
+                block.name = "layer_0"
+                blocks.append(block)
+                up = Upstream(block.shape, block.neurons.message_bits)
+            else:
+                up = Upstream(input_shape)
+        elif kind == Flattened.layer_type:
+            if up is None:
+                raise _fail(path, where, "a flatten layer needs a layer before it")
+            if up.flatten_from is not None:
+                raise _fail(path, where, "two flatten layers in a row")
+            up = replace(up, shape=(up.n,), flatten_from=up.shape)
         elif kind in BLOCK_READERS:
-            if n_in is None:
-                w = layer.get("weight")
-                if isinstance(w, h5py.Dataset) and w.ndim == 2:
-                    n_in = int(w.shape[1])
-                elif "inFeatures" in layer:
-                    n_in = int(_read_scalar(layer, "inFeatures", path, where).reshape(-1)[0])
-                else:
-                    raise _fail(path, f"{where}/weight", "cannot infer the input size")
-            block = BLOCK_READERS[kind](layer, n_in, path, where)
+            if up is None:
+                up = Upstream((_inferred_input(layer, path, where),))
+            if input_shape is None and not blocks:
+                input_shape = up.shape
+            block = BLOCK_READERS[kind](layer, up, path, where)
             block.name = f"layer_{len(blocks)}"
             blocks.append(block)
-            n_in = block.neurons.n
+            up = Upstream(block.shape, block.neurons.message_bits)
         else:
-            known = ", ".join(("input", *BLOCK_READERS))
+            known = ", ".join(("input", Flattened.layer_type, *BLOCK_READERS))
             raise _fail(path, f"{where}/type", f"layer type {kind!r} is not supported ({known})")
     if not blocks:
-        raise NetFileError(f"{path}: no dense layer to run")
+        raise NetFileError(f"{path}: no layer with neurons to run")
+    if up is not None and up.flatten_from is not None:
+        raise _fail(path, f"layer/{len(keys) - 1}", "a flatten layer must be followed by a dense")
+    first = blocks[0].synapse
+    if not isinstance(first, (InputPort, ConvSynapse)):
+        input_shape = (first.n_in,)  # a dense layer takes the flat input
     meta: dict = {}
     if "simulation" in f and isinstance(f["simulation"], h5py.Group):
         sim = f["simulation"]
@@ -424,7 +600,19 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
                 path, "readout/mode", f"unknown read-out {mode!r} ({', '.join(READOUT_MODES)})"
             )
         meta["readout"] = mode
-    return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta)
+    if transform:
+        meta["input_transform"] = transform
+    return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta, input_shape=input_shape)
+
+
+def _inferred_input(layer: h5py.Group, path: Path, where: str) -> int:
+    """The input size of a file whose first layer is dense: its weight's columns."""
+    w = layer.get("weight")
+    if isinstance(w, h5py.Dataset) and w.ndim == 2:
+        return int(w.shape[1])
+    if "inFeatures" in layer:
+        return int(_read_scalar(layer, "inFeatures", path, where).reshape(-1)[0])
+    raise _fail(path, f"{where}/weight", "cannot infer the input size")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -494,11 +682,25 @@ class LayerSpec:
     #: ``dense`` layer, or no recurrent delays)
     weight_rec: np.ndarray | None = None
     delay_rec: np.ndarray | int | None = None
+    #: the layer type: "" for dense / dense_rec (by ``weight_rec``), "conv", or "input" (an
+    #: input layer's neurons: no weight)
+    kind: str = ""
+    #: the neuron shape in the file's order, (C, H, W) for conv; None: ``(n,)``
+    shape: tuple[int, ...] | None = None
+    #: conv geometry in the file's (H, W) order: stride, padding, dilation (pairs), groups
+    conv: dict | None = None
+    #: the file-order shape a ``flatten`` layer written before this one flattens
+    flatten_from: tuple[int, ...] | None = None
+    #: False for netx's default neuron (a dense layer written without a neuron group)
+    with_neurons: bool = True
+    #: extra neuron-group datasets (SDNN's activation, sigma_output) written as they are
+    neuron_extra: dict = field(default_factory=dict)
 
 
 @dataclass
 class NetSpec:
-    """A whole netx file: the input channel count and the dense layers."""
+    """A whole netx file: the input (channel count, or file-order shape, with an optional
+    neuron group and netx's input transform) and the layers."""
 
     n_in: int
     layers: list[LayerSpec] = field(default_factory=list)
@@ -506,6 +708,9 @@ class NetSpec:
     ts: float = 1.0
     t_sample: float = 0.0
     readout: str | None = None
+    input_shape: tuple[int, ...] | None = None
+    input_neurons: LayerSpec | None = None
+    input_transform: dict | None = None
 
 
 def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
@@ -520,14 +725,25 @@ def write_spec(spec: NetSpec, path: str | os.PathLike) -> None:
         sim.create_dataset("Ts", data=float(spec.ts))
         sim.create_dataset("tSample", data=float(spec.t_sample))
         layers = f.create_group("layer")
-        offset = 0
-        if spec.input_layer:
+        index = 0
+        if spec.input_layer or spec.input_neurons is not None:
             g = layers.create_group("0")
             g.create_dataset("type", (1,), "S10", [b"input"])
-            g.create_dataset("shape", data=np.array([spec.n_in]))
-            offset = 1
-        for i, layer in enumerate(spec.layers):
-            _write_dense(layers.create_group(str(i + offset)), layer)
+            g.create_dataset("shape", data=np.array(spec.input_shape or [spec.n_in]))
+            if spec.input_neurons is not None:
+                for key, value in (spec.input_transform or {}).items():
+                    g.create_dataset(key, data=np.array([value], dtype=np.float32))
+                _write_neuron_group(g, spec.input_neurons)
+            index = 1
+        for layer in spec.layers:
+            if layer.flatten_from is not None:
+                g = layers.create_group(str(index))
+                g.create_dataset("type", (1,), "S10", [b"flatten"])
+                g.create_dataset("shape", data=np.array([int(np.prod(layer.flatten_from)), 1, 1]))
+                index += 1
+            writer = _write_conv if layer.kind == ConvSynapse.layer_type else _write_dense
+            writer(layers.create_group(str(index)), layer)
+            index += 1
         if spec.readout is not None:
             f.create_group("readout").create_dataset("mode", (1,), "S16", [spec.readout.encode()])
 
@@ -548,6 +764,34 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
         g.create_dataset("weight_rec", data=np.asarray(layer.weight_rec, dtype=np.float32))
     if layer.delay_rec is not None:
         g.create_dataset("delay_rec", data=np.asarray(layer.delay_rec, dtype=np.float32))
+    _write_neuron_group(g, layer)
+
+
+def _write_conv(g: h5py.Group, layer: LayerSpec) -> None:
+    """A conv layer as SLAYER's export writes it: (C, H, W) shape, the (C_out, C_in/groups,
+    kH, kW[, 1]) weight, (H, W) geometry pairs, groups, per-channel bias, neurons."""
+    geometry = layer.conv or {}
+    g.create_dataset("type", (1,), "S10", [b"conv"])
+    g.create_dataset("shape", data=np.array(layer.shape))
+    weight = np.asarray(layer.weight)
+    g.create_dataset("inChannels", data=int(weight.shape[1]) * int(geometry.get("groups", 1)))
+    g.create_dataset("outChannels", data=int(weight.shape[0]))
+    g.create_dataset("kernelSize", data=np.array(weight.shape[2:4]))
+    for key in ("stride", "padding", "dilation"):
+        g.create_dataset(
+            key, data=np.array(geometry.get(key, (1, 1) if key != "padding" else (0, 0)))
+        )
+    g.create_dataset("groups", data=int(geometry.get("groups", 1)))
+    g.create_dataset("weight", data=weight.astype(np.float32))
+    if layer.bias is not None:
+        g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
+    _write_neuron_group(g, layer)
+
+
+def _write_neuron_group(g: h5py.Group, layer: LayerSpec) -> None:
+    """The layer's ``neuron`` group: the type and its unit's fields by their file names."""
+    if not layer.with_neurons:
+        return
     n = g.create_group("neuron")
     n.create_dataset("type", (1,), "S10", [layer.neuron_type.encode()])
     # the type's fields by their file names: LayerSpec's own attributes (CUBA's iDecay, vDecay,
@@ -556,9 +800,11 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
     unit = NEURON_TYPES.get(layer.neuron_type, CubaNeurons)
     values = {f.netx: getattr(layer, f.name) for f in unit.FIELDS if hasattr(layer, f.name)}
     values.update(layer.neuron_fields)
+    values.update(layer.neuron_extra)
     for key, value in values.items():
         n.create_dataset(key, data=value)
-    n.create_dataset("gradedSpike", data=False)
+    if "gradedSpike" not in values:
+        n.create_dataset("gradedSpike", data=False)
 
 
 def _compact(values: np.ndarray) -> np.ndarray | int:
@@ -585,9 +831,51 @@ def _layer_spec(block: Block, weight: np.ndarray, delay: np.ndarray | None) -> L
         delay=delay,
         bias=neu.bias_mant if np.any(neu.bias_mant != 0) else None,
         name=block.name,
-        neuron_type=neu.neuron_type,
+        neuron_type=neu.file_type,
         neuron_fields=_neuron_fields(block),
+        with_neurons=not block.default_neurons,
+        neuron_extra=neu.file_extra(),
     )
+
+
+def _channel_bias(bias: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A (W, H, C) layer's bias as netx takes it: one per channel when every position shares
+    it, else one per neuron in lava's (W, H, C) array."""
+    if bias is None:
+        return None
+    per_position = bias.reshape(-1, shape[-1])
+    if np.all(per_position == per_position[0]):
+        return per_position[0]
+    return bias.reshape(shape)
+
+
+def _conv_layer(block: Block) -> LayerSpec:
+    """A conv block as netx fields: the file's kernel, (H, W) geometry, shape (C, H, W)."""
+    syn = block.synapse
+    weight = syn.file_weight
+    if weight is None:  # lava's layout back to the file's (C_out, C_in/g, kH, kW)
+        weight = syn.weight.transpose(0, 3, 2, 1)[:, :, ::-1, ::-1]
+    spec = _layer_spec(block, np.asarray(weight), None)
+    spec.kind = ConvSynapse.layer_type
+    spec.shape = tuple(block.shape[::-1])
+    spec.bias = _channel_bias(spec.bias, block.shape)
+    spec.conv = {
+        "stride": syn.stride[::-1],
+        "padding": syn.padding[::-1],
+        "dilation": syn.dilation[::-1],
+        "groups": syn.groups,
+    }
+    return spec
+
+
+def _flattened_layer(block: Block) -> LayerSpec:
+    """A dense block behind a ``flatten``: the inner synapse's layer, a flatten before it."""
+    inner = Block(
+        block.synapse.inner, block.neurons, block.name, default_neurons=block.default_neurons
+    )
+    spec = BLOCK_WRITERS[inner.synapse.layer_type](inner)
+    spec.flatten_from = tuple(block.synapse.source_shape[::-1])
+    return spec
 
 
 def _dense_layer(block: Block) -> LayerSpec:
@@ -611,6 +899,8 @@ def _dense_rec_layer(block: Block) -> LayerSpec:
 BLOCK_WRITERS: dict[str, Callable[[Block], LayerSpec]] = {
     DenseSynapse.layer_type: _dense_layer,
     RecurrentDenseSynapse.layer_type: _dense_rec_layer,
+    ConvSynapse.layer_type: _conv_layer,
+    Flattened.layer_type: _flattened_layer,
 }
 
 
@@ -622,8 +912,17 @@ def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
         ts=float(network.meta.get("Ts", 1.0)),
         t_sample=float(network.meta.get("tSample", 0)),
         readout=network.meta.get("readout"),
+        input_shape=tuple(network.input_shape[::-1]),
     )
-    for block in network.blocks:
+    blocks = list(network.blocks)
+    if blocks and isinstance(blocks[0].synapse, InputPort):
+        first = blocks.pop(0)
+        spec.input_neurons = _layer_spec(first, np.zeros((0, 0)), None)
+        spec.input_neurons.bias = None  # netx gives an input layer's neurons no bias
+        if np.any(first.neurons.bias_mant != 0):
+            raise ValueError(f"{first.name}: netx gives an input layer's neurons no bias")
+        spec.input_transform = dict(network.meta.get("input_transform") or {})
+    for block in blocks:
         writer = BLOCK_WRITERS.get(block.synapse.layer_type)
         if writer is None:
             raise ValueError(f"{block.name}: no netx writer for {block.synapse.layer_type!r}")

@@ -16,37 +16,69 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .neurons import NeuronGroup
-from .synapses import DenseSynapse, RecurrentDenseSynapse, Synapse
+from .synapses import (
+    ConvSynapse,
+    DenseSynapse,
+    Flattened,
+    InputPort,
+    RecurrentDenseSynapse,
+    Synapse,
+)
 
 
 @dataclass
 class Block:
-    """A synapse feeding a neuron group: one netx layer (``dense`` or ``dense_rec``)."""
+    """A synapse feeding a neuron group: one netx layer (``dense``, ``dense_rec``, ``conv``,
+    an ``input`` layer with neurons, a ``dense`` after a ``flatten``).
+
+    ``shape`` is the neurons' shape as lava holds it: ``(n,)``, or ``(W, H, C)`` for a conv or
+    an image input layer, whose neurons ranvier numbers in that order flattened (C fastest).
+    ``default_neurons`` marks a dense layer without a neuron group in its file (netx's
+    non-leaky, non-spiking default), which a writer leaves out again.
+    """
 
     synapse: Synapse
     neurons: NeuronGroup
     name: str = ""
+    shape: tuple[int, ...] | None = None
+    default_neurons: bool = False
 
     def __post_init__(self) -> None:
         if self.synapse.n_out != self.neurons.n:
             raise ValueError(
                 f"synapse feeds {self.synapse.n_out} neurons but the group has {self.neurons.n}"
             )
+        if self.shape is None:
+            self.shape = (self.neurons.n,)
+        self.shape = tuple(int(v) for v in self.shape)
+        if int(np.prod(self.shape)) != self.neurons.n:
+            raise ValueError(f"shape {self.shape} does not hold {self.neurons.n} neurons")
 
     def same_as(self, other: Block) -> bool:
-        """Same synapse and neurons (names aside)."""
-        return self.synapse.same_as(other.synapse) and self.neurons.same_as(other.neurons)
+        """Same synapse, neurons and shape (names aside)."""
+        return (
+            self.shape == other.shape
+            and self.synapse.same_as(other.synapse)
+            and self.neurons.same_as(other.neurons)
+        )
 
 
 @dataclass
 class Network:
-    """An ordered stack of blocks fed by ``n_in`` input channels."""
+    """An ordered stack of blocks fed by ``n_in`` input channels (of ``input_shape``: ``(n_in,)``
+    or lava's ``(W, H, C)`` for an image input)."""
 
     n_in: int
     blocks: list[Block]
     meta: dict = field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.input_shape is None:
+            self.input_shape = (self.n_in,)
+        self.input_shape = tuple(int(v) for v in self.input_shape)
+        if int(np.prod(self.input_shape)) != self.n_in:
+            raise ValueError(f"input shape {self.input_shape} does not hold {self.n_in} channels")
         width = self.n_in
         for i, block in enumerate(self.blocks):
             if not block.name:
@@ -93,10 +125,19 @@ class Network:
         Timing meta data (``Ts``, ``tSample``) changes no spike and is not compared."""
         return (
             self.n_in == other.n_in
+            and self.input_shape == other.input_shape
             and self.readout == other.readout
             and len(self.blocks) == len(other.blocks)
             and all(a.same_as(b) for a, b in zip(self.blocks, other.blocks, strict=True))
         )
 
 
-__all__ = ["Block", "DenseSynapse", "Network", "RecurrentDenseSynapse"]
+__all__ = [
+    "Block",
+    "ConvSynapse",
+    "DenseSynapse",
+    "Flattened",
+    "InputPort",
+    "Network",
+    "RecurrentDenseSynapse",
+]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -58,6 +59,38 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
     return (np.asarray(spikes) != 0).astype(np.uint8)
 
 
+def as_layer_input(block: Block, spikes: np.ndarray) -> np.ndarray:
+    """The network's input as the first block takes it: unary spikes for a synapse without
+    message bits, the values themselves (int64) for graded input or an input layer's port."""
+    if getattr(block.synapse, "message_bits", 0) == 0:
+        return as_binary_spikes(spikes)
+    return np.asarray(spikes).astype(np.int64, copy=False)
+
+
+def output_dtype(neurons: NeuronGroup) -> type:
+    """How a layer's output is kept: uint8 spikes, or int32 payloads for graded spikes (lava's
+    int32 ports)."""
+    return np.int32 if neurons.message_bits else np.uint8
+
+
+def reset_steps(reset: tuple[int, int] | None, index: int, t0: int, t1: int) -> list[int]:
+    """The steps in ``t0..t1-1`` at whose start block ``index`` is reset, for netx's
+    ``reset_interval``/``reset_offset`` ``(K, r)`` (None: never).
+
+    netx gives its layer k the offset ``r + 1 + k`` (its input layer with neurons is layer 0;
+    a flatten is no layer) and lava's ``LIFReset`` zeroes u and v at the start of a step whose
+    ``time_step % K`` equals that offset mod K; lava counts steps from 1, ranvier's column t is
+    time step t + 1 (lava-dl netx/hdf5.py ``_create``; lava-nc lif/models.py
+    ``PyLifResetModelBitAcc``).
+    """
+    if reset is None:
+        return []
+    interval, offset = reset
+    phase = (offset + index) % interval
+    first = t0 + (phase - t0) % interval
+    return list(range(first, t1, interval))
+
+
 def run_neurons(
     neurons: NeuronGroup,
     a_in: np.ndarray,
@@ -73,6 +106,30 @@ def run_neurons(
     membrane = np.empty(a_in.shape) if record else None
     spikes = neurons.run(a_in, membrane_out=membrane, feedback=feedback, state=state)
     return spikes, None if membrane is None else membrane.astype(np.int64)
+
+
+def run_segments(
+    neurons: NeuronGroup,
+    a_in: np.ndarray,
+    record: bool,
+    feedback: Feedback | None,
+    state: dict[str, np.ndarray],
+    resets: Sequence[int] = (),
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`run_neurons` on ``a_in`` ``(K, N, C)``, with the group's state zeroed at the start
+    of each step in ``resets`` (chunk-relative; netx's reset interval)."""
+    if not resets:
+        return run_neurons(neurons, a_in, record=record, feedback=feedback, state=state)
+    bounds = sorted({0, *resets, a_in.shape[0]})
+    spikes, membranes = [], []
+    for s0, s1 in pairwise(bounds):
+        if s0 in resets:
+            state.clear()
+        out, mem = run_neurons(neurons, a_in[s0:s1], record=record, feedback=feedback, state=state)
+        spikes.append(out)
+        membranes.append(mem)
+    joined = np.concatenate(spikes) if len(spikes) > 1 else spikes[0]
+    return joined, np.concatenate(membranes) if record else None
 
 
 #: Working-memory budgets of a chunk: the synaptic input of one layer (float64 ``(K, N, n)``)
@@ -123,6 +180,7 @@ def simulate(
     record: Sequence[int] | None = None,
     chunk: int | None = None,
     keep_spikes: bool = True,
+    reset: tuple[int, int] | None = None,
 ) -> SimResult:
     """Run ``network`` on input spikes ``(N, C, T)`` (or ``(C, T)``); every layer's spikes.
 
@@ -139,6 +197,11 @@ def simulate(
     not on T (the returned spikes, one byte per neuron and step, and probed membranes do).
     With ``keep_spikes=False`` only the counters are kept (``LayerResult.spikes`` is empty,
     ``(N, C, 0)``): a run of any length in memory bounded by the chunk, besides the input.
+
+    Graded layers (sigma-delta) give int32 payloads instead of uint8 spikes; their counters
+    count the non-zero messages. ``reset`` = ``(interval, offset)`` zeroes the state of the
+    layers netx resets (``NeuronGroup.NETX_RESET``) every ``interval`` steps, pipelined one
+    step per layer as netx's ``reset_interval``/``reset_offset`` do (:func:`reset_steps`).
     """
     x = np.asarray(spikes)
     single = x.ndim == 2
@@ -156,7 +219,17 @@ def simulate(
     feedbacks = [block.synapse.feedback(n, t_steps) for block in blocks]
     states: list[dict[str, np.ndarray]] = [{} for _ in blocks]
     kept = t_steps if keep_spikes else 0
-    outs = [np.zeros((n, block.neurons.n, kept), np.uint8) for block in blocks]
+    if reset is not None:
+        interval, _ = reset
+        if int(interval) < 1:
+            raise ValueError(f"reset interval must be >= 1, got {interval}")
+        for block in blocks:
+            if block.neurons.NETX_RESET is None:
+                raise ValueError(
+                    f"{block.name}: {block.neurons.neuron_type} neurons have no reset in netx "
+                    "(lava-dl resets CUBA layers only)"
+                )
+    outs = [np.zeros((n, block.neurons.n, kept), output_dtype(block.neurons)) for block in blocks]
     out_counts = [np.zeros((n, block.neurons.n), np.int64) for block in blocks]
     membranes = {i: np.zeros((n, blocks[i].neurons.n, t_steps), np.int64) for i in probed}
     in_counts = [np.zeros((n, block.synapse.n_in), np.int64) for block in blocks]
@@ -164,19 +237,21 @@ def simulate(
     done = 0
     for t0 in chunks:
         t1 = min(t0 + k, t_steps)
-        current = as_binary_spikes(x[:, :, t0:t1])
+        current = as_layer_input(blocks[0], x[:, :, t0:t1]) if blocks else x[:, :, t0:t1]
         for index, block in enumerate(blocks):
-            in_counts[index] += current.sum(axis=2, dtype=np.int64)
+            in_counts[index] += np.count_nonzero(current, axis=2)
             a_in = streams[index](current)
-            out_tm, membrane = run_neurons(
+            resets = reset_steps(reset, index, t0, t1) if block.neurons.NETX_RESET else []
+            out_tm, membrane = run_segments(
                 block.neurons,
                 a_in,
                 record=index in membranes,
                 feedback=feedbacks[index],
                 state=states[index],
+                resets=[r - t0 for r in resets],
             )
             current = out_tm.transpose(1, 2, 0)  # (N, C, K) view
-            out_counts[index] += current.sum(axis=2, dtype=np.int64)
+            out_counts[index] += np.count_nonzero(current, axis=2)
             if keep_spikes:
                 outs[index][:, :, t0:t1] = current
             if membrane is not None:
@@ -218,8 +293,8 @@ def layer_result(
     """
     result = layer_counters(
         block,
-        (in_spikes != 0).sum(axis=2, dtype=np.int64),
-        out_spikes.sum(axis=2, dtype=np.int64),
+        np.count_nonzero(in_spikes, axis=2),
+        np.count_nonzero(out_spikes, axis=2),
         out_spikes.shape[2],
     )
     result.spikes = out_spikes[0] if single else out_spikes

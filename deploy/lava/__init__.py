@@ -54,6 +54,7 @@ def run_lava(
     reuse: bool | None = None,
     timeout: float | None = None,
     membrane_layers: Sequence[int] | None = None,
+    reset: tuple[int, int] | None = None,
 ) -> list[np.ndarray] | tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Run a netx HDF5 file under lava-dl netx + lava-nc
     ``Loihi2SimCfg(select_tag='fixed_pt')``, fed by
@@ -63,11 +64,14 @@ def run_lava(
     Dense layers may use CUBA/LOIHI (lava-nc ``LIF``), ALIF (lava-nc ``ATRLIF``)
     or ADLIF (:class:`ranvier.deploy.lava.adlif_process.AdLIFPlus`) neurons.
 
-    spikes: (C, T) or (N, C, T) non-negative ints.  Returns one array per netx
-    layer (``net.layers``), each (N, C_l, T) uint8 ((C_l, T) when the input
-    was 2-D).  Column t of an output holds what that layer emitted on the lava
-    time step at which the source sent input column t (so a layer-0 spike
-    caused by an input spike in column t lands in column t + 1 + delay).
+    spikes: (C, T) or (N, C, T) ints, C the input's channels flattened in lava's array
+    order (an image input layer's (W, H, C) with C fastest); non-negative unless the first
+    layer is an input layer with neurons, whose ``a_in`` takes signed graded values.
+    Returns one array per netx layer (``net.layers``), each (N, C_l, T) ((C_l, T) when the
+    input was 2-D): uint8 spikes, or int32 payloads for a graded layer.
+    ``reset``: netx's ``(reset_interval, reset_offset)``.  Column t of an output holds what
+    that layer emitted on the lava time step at which the source sent input column t (so a
+    layer-0 spike caused by an input spike in column t lands in column t + 1 + delay).
 
     Every sample starts from a zero-state network.  ``reuse``: None (auto)
     shares one runtime between samples when that is exact and cheaper;
@@ -87,7 +91,7 @@ def run_lava(
     path = os.fspath(net_path)
     if not os.path.isfile(path):
         raise FileNotFoundError(path)
-    arr, squeeze = as_spike_array(spikes)
+    arr, squeeze = as_spike_array(spikes, signed=True)
     n_samples, _, num_steps = arr.shape
 
     with LOCK:
@@ -101,7 +105,9 @@ def run_lava(
                 outs = [np.zeros((0, c, num_steps), np.uint8) for c in sizes]
                 mems = {i: np.zeros((0, sizes[i], num_steps), np.int64) for i in probed}
             else:
-                outs, mems = run_samples(lava, path, arr, reuse, timeout, membrane_layers)
+                outs, mems = run_samples(
+                    lava, path, arr, reuse, timeout, membrane_layers, reset
+                )
         finally:
             registry_prune(mark)
     if squeeze:

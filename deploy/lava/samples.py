@@ -25,9 +25,10 @@ FRESH_COST_S = 0.6
 MAX_SAMPLES_PER_RUNTIME = 256
 
 
-def as_spike_array(spikes) -> tuple[np.ndarray, bool]:
+def as_spike_array(spikes, signed: bool = False) -> tuple[np.ndarray, bool]:
     """``spikes`` as an int64 ``(N, C, T)`` array and whether it was ``(C, T)``; TypeError or
-    ValueError for anything a source RingBuffer cannot send."""
+    ValueError for anything a source RingBuffer cannot send (negative values unless
+    ``signed``: graded input to an input layer's neurons)."""
     arr = np.asarray(spikes)
     if arr.dtype == bool:
         arr = arr.astype(np.int64)
@@ -48,9 +49,10 @@ def as_spike_array(spikes) -> tuple[np.ndarray, bool]:
         raise ValueError(f"spikes must be (C, T) or (N, C, T); got shape {arr.shape}")
     if arr.shape[2] < 1:
         raise ValueError("spikes must have at least one time step")
-    if arr.size and arr.min() < 0:
+    if arr.size and arr.min() < 0 and not signed:
         raise ValueError("spikes must be non-negative")
-    if arr.size and arr.max() > np.iinfo(np.int32).max:
+    info = np.iinfo(np.int32)
+    if arr.size and (arr.max() > info.max or arr.min() < info.min):
         raise ValueError("spike values must fit in int32 (source is int32)")
     return arr, squeeze
 
@@ -65,10 +67,14 @@ class Built:
         data: np.ndarray,
         buffer: int,
         membrane_layers: Sequence[int] | None = None,
+        reset: tuple[int, int] | None = None,
     ):
         self.lava = lava
+        kwargs = {}
+        if reset is not None:
+            kwargs = {"reset_interval": int(reset[0]), "reset_offset": int(reset[1])}
         with NetxNeuronTypes(lava), lava.RecurrentLayers(lava):
-            self.net = lava.Network(net_config=net_path)
+            self.net = lava.Network(net_config=net_path, **kwargs)
         # netx's NetDict opens the file with h5py and never closes it; every
         # parameter has been copied into the processes by now, so close it
         # (otherwise each call leaks a handle and the path cannot be
@@ -77,28 +83,26 @@ class Built:
         self.layers = list(self.net.layers)
         if not self.layers:
             raise ValueError(f"{net_path}: netx produced no layers")
-        if type(self.layers[0]) is lava.NetxInput:
-            # netx's Input block never connects its InPort to its neuron (it is
-            # driven by bias only, lava/lib/dl/netx/blocks/process.py:101-106);
-            # lava then fails to compile ("No subcompiler ... PyInputModel").
+        first = self.layers[0]
+        if type(first) is lava.NetxInput:
+            # netx's Input block never connects its InPort to its neuron
+            # (lava/lib/dl/netx/blocks/process.py, Input); Intel's tests and tutorials
+            # drive the neurons' a_in directly (test_hdf5.py test_pilotnet_sdnn,
+            # pilotnet_snn/run.ipynb), and so does this backend.
+            target = first.neuron.a_in
+        else:
+            target = first.inp
+        inp_shape = tuple(target.shape)
+        n_in = int(np.prod(inp_shape))
+        if data.shape[0] != n_in:
             raise ValueError(
-                f"{net_path}: first layer is a netx 'input' layer with a neuron; "
-                "it cannot be fed by a spike source"
+                f"{net_path}: network expects {n_in} input channels {inp_shape}, "
+                f"spikes have {data.shape[0]}"
             )
-        inp_shape = tuple(self.layers[0].inp.shape)
-        if len(inp_shape) != 1:
-            raise ValueError(
-                f"{net_path}: first layer input shape "
-                f"{inp_shape} is not 1-D; only flat inputs are "
-                f"supported"
-            )
-        if data.shape[0] != inp_shape[0]:
-            raise ValueError(
-                f"{net_path}: network expects {inp_shape[0]} "
-                f"input channels, spikes have {data.shape[0]}"
-            )
-        self.source = lava.Source(data=data.astype(np.int32))
-        self.source.s_out.connect(self.layers[0].inp)
+        # ranvier's flat channel order is lava's array order flattened (C fastest)
+        shaped = data.astype(np.int32).reshape(*inp_shape, data.shape[-1])
+        self.source = lava.Source(data=shaped)
+        self.source.s_out.connect(target)
         self.sinks = []
         for layer in self.layers:
             sink = lava.Sink(shape=tuple(layer.out.shape), buffer=buffer)
@@ -174,14 +178,20 @@ class Built:
         wait_for_run(runtime, timeout)
 
     def read(self, num_steps: int) -> list[np.ndarray]:
-        """Sink contents as (C_l, num_steps) uint8 arrays."""
+        """Sink contents as (C_l, num_steps) arrays: uint8 spikes, or int32 payloads for a
+        layer with graded output (``output_message_bits`` > 0)."""
         outs = []
-        for sink in self.sinks:
+        for layer, sink in zip(self.layers, self.sinks, strict=True):
             data = np.asarray(sink.data.get())
             data = data.reshape(-1, data.shape[-1])
             if data.shape[-1] != num_steps:
                 raise RuntimeError("sink buffer length mismatch")
-            if data.size and (data.min() < 0 or data.max() > 255 or np.any(data != np.round(data))):
+            if data.size and np.any(data != np.round(data)):
+                raise RuntimeError("non-integral values in a sink")
+            if getattr(layer, "output_message_bits", 0):
+                outs.append(data.astype(np.int32))
+                continue
+            if data.size and (data.min() < 0 or data.max() > 1):
                 raise RuntimeError(
                     f"unexpected non-binary spike values in sink: [{data.min()}, {data.max()}]"
                 )
@@ -213,6 +223,7 @@ def run_samples(
     reuse: bool | None,
     timeout: float | None,
     membrane_layers: Sequence[int] | None = None,
+    reset: tuple[int, int] | None = None,
 ) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Run the ``(N, C, T)`` samples of ``arr`` (N >= 1), each from a zero-state network:
     groups of up to :data:`MAX_SAMPLES_PER_RUNTIME` share one runtime when ``reuse`` allows
@@ -230,7 +241,7 @@ def run_samples(
         # The samples of the group back to back on the source's time axis;
         # sample k occupies lava steps k*T+1 .. (k+1)*T.
         data = np.concatenate(list(chunk), axis=1) if group > 1 else chunk[0]
-        built = Built(lava, path, data, num_steps, membrane_layers)
+        built = Built(lava, path, data, num_steps, membrane_layers, reset)
         probed = built.probed
         try:
             state = built.state_vars()

@@ -118,6 +118,16 @@ class NeuronGroup:
     #: the batched kernel ``(group, a_in, membrane_out, feedback=None, state=None) -> spikes``
     #: that :meth:`run` calls
     KERNEL: ClassVar[Callable[..., np.ndarray]]
+    #: the input the kernel takes: ``"real"`` (``a_in`` ``(T, N, C)`` of integers, float64 or
+    #: int64) or ``"complex"`` (resonate-and-fire: the real and imaginary synaptic inputs as
+    #: one complex128 array holding integers)
+    INPUT: ClassVar[str] = "real"
+    #: what netx does with its ``reset_interval`` for this type: True resets the state (CUBA:
+    #: ``LIFReset``), False leaves the layer as it is (netx ignores it: SDNN, RF), None means
+    #: netx cannot build the type with a reset
+    NETX_RESET: ClassVar[bool | None] = None
+    #: True for types whose spikes carry payloads (``message_bits`` > 0 is then allowed)
+    graded_output: ClassVar[bool] = False
 
     n: int
     bias_mant: np.ndarray
@@ -161,6 +171,29 @@ class NeuronGroup:
         return cls(n=n, **arrays, **extra)
 
     @classmethod
+    def variant(cls, group: Any, *, input_layer: bool = False) -> type[NeuronGroup]:
+        """The unit that runs a file's neuron group of this type tag: itself, unless the type
+        has variants netx picks by the layer (SDNN: the Delta encoder in an input layer, Sigma
+        with ``sigma_output``). ``group`` maps the file's field names to datasets."""
+        return cls
+
+    @classmethod
+    def read_extra(cls, group: Any, where: str = "neuron") -> dict[str, Any]:
+        """Parameters of ``create`` a file holds other than numeric ``FIELDS`` (SDNN's
+        ``activation`` string); ValueError naming ``where`` for a value the type cannot take."""
+        return {}
+
+    @property
+    def file_type(self) -> str:
+        """The type tag a writer puts in the file (a variant writes its family's tag)."""
+        return self.neuron_type
+
+    def file_extra(self) -> dict[str, Any]:
+        """File datasets of the group beyond its numeric ``FIELDS`` (the inverse of
+        :meth:`read_extra`)."""
+        return {}
+
+    @classmethod
     def _scalar_names(cls) -> set[str]:
         return {f.name for f in cls.FIELDS if f.scalar}
 
@@ -187,6 +220,13 @@ class NeuronGroup:
         return all(np.array_equal(getattr(self, k), getattr(other, k)) for k in names)
 
     # --- what the group does -------------------------------------------------------------
+    @property
+    def message_bits(self) -> int:
+        """Bits of payload each output spike carries: 0 for unary spikes (the kernel returns
+        ``(T, N, C)`` uint8 of 0/1), more for graded spikes (sigma-delta: the kernel returns
+        int64 payloads; the next synapse multiplies its weights by them)."""
+        return 0
+
     @property
     def spiking(self) -> bool:
         """False when no neuron can ever spike (a non-spiking read-out): every

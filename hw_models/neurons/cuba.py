@@ -190,6 +190,7 @@ class CubaNeurons(NeuronGroup):
     )
     ARGS: ClassVar[tuple[str, ...]] = ("vth_mant", "i_decay", "v_decay")
     KERNEL = staticmethod(run_cuba)
+    NETX_RESET: ClassVar[bool | None] = True  # netx builds LIFReset
     membrane: ClassVar[str] = "v"
     STATE_BITS: ClassVar[int] = 2 * STATE_BITS  # u and v
 

@@ -1,15 +1,22 @@
 """Synapse classes: the :class:`~.base.Synapse` protocol and its implementations."""
 
 from .base import Feedback, Synapse
+from .conv import ConvSynapse
 from .dense import DenseSynapse, InputStream, synaptic_input
+from .flatten import Flattened, flatten_order
+from .input import InputPort
 from .recurrent import RecurrentDenseSynapse, RecurrentInput
 
 __all__ = [
+    "ConvSynapse",
     "DenseSynapse",
     "Feedback",
+    "Flattened",
+    "InputPort",
     "InputStream",
     "RecurrentDenseSynapse",
     "RecurrentInput",
     "Synapse",
+    "flatten_order",
     "synaptic_input",
 ]

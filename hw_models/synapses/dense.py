@@ -10,7 +10,7 @@ including the one-step synaptic latency: a spike sent at step t reaches the neur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -39,9 +39,11 @@ class DenseSynapse:
     ``synapse_weights(weight, num_weight_bits)`` and shifts each step's sum by
     ``weight_exp``. ``delay`` is ``None`` (no delay: lava's Dense) or an integer array of the
     weight's shape, each 0..62 (lava's DelayDense): a spike sent at step t reaches the neuron at
-    step ``t + 1 + delay``. ``file_weight`` (optional) keeps the netx file-scale integers the
-    synapse came from (:meth:`from_file_weights`), so a writer can write them back unchanged;
-    it plays no part in what the synapse does.
+    step ``t + 1 + delay``. ``message_bits`` > 0 makes it take graded payloads (lava's
+    ``weights.dot(s_in)`` on int32) instead of unary spikes (``weights[:, s_in].sum``).
+    ``file_weight`` (optional) keeps the netx file-scale integers the synapse came from
+    (:meth:`from_file_weights`), so a writer can write them back unchanged; it plays no part
+    in what the synapse does.
     """
 
     layer_type: ClassVar[str] = "dense"
@@ -50,6 +52,9 @@ class DenseSynapse:
     weight_exp: int = 0
     num_weight_bits: int = 8
     delay: np.ndarray | None = None
+    #: bits of the input's messages: 0 for unary spikes (any non-zero value is one spike),
+    #: more for graded payloads, which multiply the weights (netx's ``input_message_bits``)
+    message_bits: int = 0
     file_weight: np.ndarray | None = field(default=None, repr=False, compare=False)
     _effective: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -77,7 +82,7 @@ class DenseSynapse:
 
     def with_file_weights(self, weight: np.ndarray) -> DenseSynapse:
         """The synapse netx builds from file weights ``weight`` with these delays."""
-        return self.from_file_weights(weight, self.delay)
+        return replace(self.from_file_weights(weight, self.delay), message_bits=self.message_bits)
 
     @property
     def parts(self) -> tuple[DenseSynapse, ...]:
@@ -197,11 +202,34 @@ class DenseSynapse:
         mantissa/exponent split represents the values (netx re-derives it from the file)."""
         if not isinstance(other, DenseSynapse) or other.weight.shape != self.weight.shape:
             return False
+        if other.message_bits != self.message_bits:
+            return False
         if (self.delay is None) != (other.delay is None):
             return False
         return np.array_equal(self.values, other.values) and (
             self.delay is None or np.array_equal(self.delay, other.delay)
         )
+
+
+def _input_exact(synapse: DenseSynapse, x_tm: np.ndarray) -> np.ndarray:
+    """lava's arithmetic step by step in int64: per step and delay slot the sum of the
+    effective weights times the inputs, wrapped to int32 (lava's int32 products and sums),
+    shifted by ``weight_exp`` (floor), and the slots' contributions summed into the int32
+    buffer. Used where a slot sum may leave int32 and a negative exponent makes the wrap
+    matter before the shift (large graded payloads). Returns float64 holding integers."""
+    t_steps, n, _ = x_tm.shape
+    w = synapse.effective_weight
+    x = x_tm.astype(np.int64).reshape(t_steps * n, -1)
+    out = np.zeros((t_steps, n, synapse.n_out), dtype=np.int64)
+    delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
+    for d in np.unique(delays[w != 0]) if w.any() else []:
+        d = int(d)
+        if d + 1 >= t_steps:
+            continue
+        usable = t_steps - 1 - d
+        acc = wrap_int32(x[: usable * n] @ np.where(delays == d, w, 0).T)
+        out[1 + d :] += shift_activation(acc, synapse.weight_exp).reshape(usable, n, -1)
+    return wrap_int32(out).astype(np.float64)
 
 
 def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> np.ndarray:
@@ -213,7 +241,8 @@ def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> n
     """
     t_steps, n, _ = x_tm.shape
     w = synapse.values.astype(np.int64) if linear else synapse.effective_weight
-    bound = int(np.abs(w).sum(axis=1).max(initial=0))
+    peak = int(np.abs(x_tm).max(initial=0))
+    bound = int(np.abs(w).sum(axis=1).max(initial=0)) * max(peak, 1)
     ftype = np.float32 if bound < _FLOAT32_EXACT else np.float64
     rows = x_tm.reshape(t_steps * n, -1).astype(ftype)
     out = np.zeros((t_steps, n, synapse.n_out))
@@ -363,6 +392,10 @@ def synaptic_input(
     ``plans`` (a dict by window length) keeps the frequency-domain matrices between calls.
     """
     x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
+    if synapse.message_bits == 0 and x_tm.dtype not in (np.bool_, np.uint8):
+        x_tm = (x_tm != 0).astype(np.uint8)  # unary: any non-zero value is one spike
+    if _may_leave_int32(synapse, x_tm) and synapse.weight_exp < 0:
+        return _input_exact(synapse, x_tm)
     linear = synapse.values_are_integers
     delays = synapse.delay
     several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
@@ -381,6 +414,16 @@ def synaptic_input(
     if out.size and max(out.max(), -out.min()) >= 1 << 31:
         out = wrap_int32(out.astype(np.int64)).astype(np.float64)
     return out
+
+
+def _may_leave_int32(synapse: DenseSynapse, x_tm: np.ndarray) -> bool:
+    """True when some step's sum of effective weights times inputs may reach 2**31 (where
+    lava's int32 sum wraps before the exponent's shift)."""
+    if not x_tm.size:
+        return False
+    peak = float(np.abs(x_tm).max())
+    per_row = float(np.abs(synapse.effective_weight).sum(axis=1).max(initial=0))
+    return per_row * peak >= 1 << 31
 
 
 class InputStream:
