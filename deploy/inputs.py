@@ -4,6 +4,9 @@ Accepted:
 
 - ``.npy`` holding a dense array ``(C, T)`` (one sample) or ``(N, C, T)`` (a batch) of 0/1 or
   small non-negative integers. netx layers take unary spikes: any value above 0 is one spike.
+  A network whose input has a shape (an image input layer, lava's ``(W, H, C)``) also takes
+  ``(*shape, T)`` and ``(N, *shape, T)``. An input layer with neurons takes graded signed
+  integers (its neurons' ``a_in``, int32).
 - ``.npz`` holding such an array under the key ``spikes`` (or its only array).
 - SLAYER's numpy event format (``slayer.io.read_np_spikes``, fmt ``xypt``): an ``.npy`` array
   of shape ``(E, 3)`` with rows ``(x, p, t)`` or ``(E, 4)`` with rows ``(x, y, p, t)``, t in
@@ -53,8 +56,35 @@ def _load_array(path: Path) -> np.ndarray:
     raise InputError(f"{path}: npz holds {keys}; name the spike array 'spikes'")
 
 
-def check_spikes(arr: np.ndarray, path: Path | str, channels: int | None = None) -> np.ndarray:
-    """Validate a dense spike array and return it as ``(N, C, T)`` int (unchanged rank kept)."""
+def graded_input(network) -> bool:
+    """True when the network's first layer takes graded values (an input layer's neurons, or
+    a synapse with message bits), false for unary spikes."""
+    first = network.blocks[0].synapse if network.blocks else None
+    return bool(getattr(first, "message_bits", 0))
+
+
+def flatten_input(arr: np.ndarray, path: Path | str, shape: tuple[int, ...]) -> np.ndarray:
+    """An input of the network's input shape, ``(*shape, T)`` or ``(N, *shape, T)``, as the
+    flat ``(C, T)`` / ``(N, C, T)`` the simulator takes (lava's array order flattened, C
+    fastest). Flat arrays pass unchanged; any other shape is an :class:`InputError`."""
+    if len(shape) <= 1 or (arr.ndim in (2, 3) and arr.shape[-2] == int(np.prod(shape))):
+        return arr
+    k = len(shape)
+    if arr.ndim in (k + 1, k + 2) and tuple(arr.shape[-1 - k : -1]) == tuple(shape):
+        lead = arr.shape[: -1 - k]
+        return arr.reshape(*lead, int(np.prod(shape)), arr.shape[-1])
+    raise InputError(
+        f"{path}: input of shape {arr.shape} does not match the network's input "
+        f"{tuple(shape)} (expected (*shape, T), (N, *shape, T), or flat (C, T) / (N, C, T))"
+    )
+
+
+def check_spikes(
+    arr: np.ndarray, path: Path | str, channels: int | None = None, graded: bool = False
+) -> np.ndarray:
+    """Validate a dense input array ``(C, T)`` or ``(N, C, T)`` and return it as integers
+    (rank kept). ``graded``: the first layer takes graded values (an input layer's neurons
+    or a synapse with message bits): signed int32 values. Otherwise unary spikes: 0/1."""
     if arr.dtype.kind not in "biuf":
         raise InputError(f"{path}: spikes must be numbers, found dtype {arr.dtype}")
     if arr.ndim not in (2, 3):
@@ -65,11 +95,19 @@ def check_spikes(arr: np.ndarray, path: Path | str, channels: int | None = None)
         if not np.all(np.isfinite(arr)):
             raise InputError(f"{path}: spikes contain NaN or infinite values")
         if np.any(arr != np.round(arr)):
-            raise InputError(f"{path}: spikes must be integers (0/1 or small counts)")
-    if np.any(arr < 0):
-        raise InputError(f"{path}: spikes must be non-negative, found {arr.min()}")
-    if arr.max() >= 2**31:
-        raise InputError(f"{path}: spike value {arr.max():.3g} is not a small integer count")
+            raise InputError(f"{path}: input values must be integers")
+    if graded:
+        if arr.max() >= 2**31 or arr.min() < -(2**31):
+            bad = arr.max() if arr.max() >= 2**31 else arr.min()
+            raise InputError(f"{path}: input value {bad:.3g} does not fit the int32 a_in port")
+    else:
+        if np.any(arr < 0):
+            raise InputError(
+                f"{path}: spikes must be non-negative, found {arr.min()} (the first layer "
+                "takes unary spikes)"
+            )
+        if arr.max() >= 2**31:
+            raise InputError(f"{path}: spike value {arr.max():.3g} is not a small integer count")
     c = arr.shape[-2]
     if channels is not None and c != channels:
         raise InputError(
@@ -125,8 +163,14 @@ def load_spikes(
     *,
     events: bool | None = None,
     timesteps: int | None = None,
+    shape: tuple[int, ...] | None = None,
+    graded: bool = False,
 ) -> np.ndarray:
-    """Load and validate an input file; returns ``(C, T)`` or ``(N, C, T)`` integers."""
+    """Load and validate an input file; returns ``(C, T)`` or ``(N, C, T)`` integers.
+
+    ``shape``: the network's input shape (an image input layer's ``(W, H, C)``), which the
+    file may have (``(*shape, T)`` or ``(N, *shape, T)``); ``graded``: the first layer takes
+    graded signed values (see :func:`check_spikes`)."""
     path = Path(path)
     arr = _load_array(path)
     is_events = path.name.endswith(".events.npy") if events is None else events
@@ -134,7 +178,9 @@ def load_spikes(
         if channels is None:
             raise InputError(f"{path}: event input needs the network's channel count")
         return events_to_dense(arr, path, channels, timesteps)
-    arr = check_spikes(arr, path, channels)
+    if shape is not None:
+        arr = flatten_input(arr, path, shape)
+    arr = check_spikes(arr, path, channels, graded)
     if timesteps is not None:
         arr = arr[..., :timesteps]
     return arr

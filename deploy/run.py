@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from ranvier.convert.atomic import atomic_path
 from ranvier.hw_models import Network, SimResult, simulate
-from ranvier.hw_models.simulator import as_binary_spikes, layer_result
+from ranvier.hw_models.simulator import as_layer_input, layer_result, output_dtype
 
 BACKENDS = ("ranvier", "lava")
 
@@ -33,16 +33,18 @@ def run_network(
     net_path: str | os.PathLike | None = None,
     on_layer: Callable[[int, int], None] | None = None,
     record: Sequence[int] | None = None,
+    reset: tuple[int, int] | None = None,
 ) -> SimResult:
     """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on ``backend``.
 
     ``on_layer(done, total)`` reports progress (after each layer of each chunk on the
     simulator; once at
     the end on lava, which runs all layers together). ``record``: layer indices whose
-    membrane state goes into ``LayerResult.membrane``.
+    membrane state goes into ``LayerResult.membrane``. ``reset``: netx's ``(reset_interval,
+    reset_offset)``, the state reset every K steps (Intel's PilotNet streams samples so).
     """
     if backend == "ranvier":
-        return simulate(network, spikes, on_layer=on_layer, record=record)
+        return simulate(network, spikes, on_layer=on_layer, record=record, reset=reset)
     if backend != "lava":
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     from . import lava as lava_backend
@@ -57,13 +59,15 @@ def run_network(
     single = x.ndim == 2
     batch = x[None] if single else x
     if record is None:
-        outs, membranes = lava_backend.run_lava(net_path, batch), {}
+        outs, membranes = lava_backend.run_lava(net_path, batch, reset=reset), {}
     else:
-        outs, membranes = lava_backend.run_lava(net_path, batch, membrane_layers=record)
-    current = as_binary_spikes(batch)
+        outs, membranes = lava_backend.run_lava(
+            net_path, batch, membrane_layers=record, reset=reset
+        )
+    current = as_layer_input(network.blocks[0], batch)
     layers = []
     for index, (block, out) in enumerate(zip(network.blocks, outs, strict=True)):
-        out = np.ascontiguousarray(out, dtype=np.uint8)
+        out = np.ascontiguousarray(out, dtype=output_dtype(block.neurons))
         result = layer_result(block, current, out, single)
         if index in membranes:
             membrane = np.ascontiguousarray(membranes[index], dtype=np.int64)
@@ -123,14 +127,25 @@ def save_membranes(path: str | os.PathLike, result: SimResult) -> Path:
     return path
 
 
-def save_spikes(path: str | os.PathLike, result: SimResult) -> Path:
-    """Write ``layer_0 … layer_{L-1}`` (uint8, (C_l, T) or (N, C_l, T)) to an .npz atomically."""
+def shaped(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A layer's ``(C, T)`` / ``(N, C, T)`` output in the layer's own shape: ``(*shape, T)`` /
+    ``(N, *shape, T)`` (lava's array order)."""
+    return values.reshape(*values.shape[:-2], *shape, values.shape[-1])
+
+
+def save_spikes(path: str | os.PathLike, result: SimResult, network: Network | None = None) -> Path:
+    """Write ``layer_0 … layer_{L-1}`` to an .npz atomically: uint8 spikes, int32 payloads of
+    graded layers, each in its layer's shape (``(*shape, T)`` or ``(N, *shape, T)``) when the
+    network is given, else flat ``(C_l, T)`` / ``(N, C_l, T)``."""
     path = Path(path)
     buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        **{f"layer_{i}": layer.spikes.astype(np.uint8) for i, layer in enumerate(result.layers)},
-    )
+    arrays = {}
+    for i, layer in enumerate(result.layers):
+        values = layer.spikes if layer.spikes.dtype == np.int32 else layer.spikes.astype(np.uint8)
+        if network is not None:
+            values = shaped(values, network.blocks[i].shape)
+        arrays[f"layer_{i}"] = values
+    np.savez_compressed(buf, **arrays)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buf.getvalue())
     return path

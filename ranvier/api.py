@@ -29,7 +29,13 @@ import numpy as np
 from ranvier.convert import netx_differences, read_netx, write_netx
 from ranvier.deploy import BACKENDS, load_spikes, run_network
 from ranvier.deploy import summary as run_summary
-from ranvier.deploy.inputs import InputError, check_spikes, load_labels
+from ranvier.deploy.inputs import (
+    InputError,
+    check_spikes,
+    flatten_input,
+    graded_input,
+    load_labels,
+)
 from ranvier.hw_models import Network, SimResult
 from ranvier.hw_models import simulate as simulate_network
 from ranvier.hw_models.limits import loihi2_notes, loihi2_violations, parameter_ranges
@@ -98,15 +104,21 @@ def _network(net: Network | PathLike) -> tuple[Network, Path | None]:
 
 def _spikes(
     spikes: np.ndarray | PathLike,
-    channels: int,
+    network: Network,
     *,
     events: bool | None = None,
     timesteps: int | None = None,
 ) -> np.ndarray:
-    """Spikes from a file (``load_spikes``) or an array (checked the same way)."""
+    """Input from a file (``load_spikes``) or an array (checked the same way): flat
+    ``(C, T)``/``(N, C, T)``, or in the network's input shape; graded where the first layer
+    takes graded values (``graded_input``)."""
+    channels, shape, graded = network.n_in, network.input_shape, graded_input(network)
     if _is_path(spikes):
-        return load_spikes(spikes, channels, events=events, timesteps=timesteps)
-    arr = check_spikes(np.asarray(spikes), "spikes", channels)
+        return load_spikes(
+            spikes, channels, events=events, timesteps=timesteps, shape=shape, graded=graded
+        )
+    arr = flatten_input(np.asarray(spikes), "spikes", shape)
+    arr = check_spikes(arr, "spikes", channels, graded)
     return arr[..., :timesteps] if timesteps is not None else arr
 
 
@@ -116,18 +128,21 @@ def simulate(
     *,
     record: Sequence[int] | None = None,
     timesteps: int | None = None,
+    reset: tuple[int, int] | None = None,
 ) -> SimResult:
-    """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` through ``network`` on the bit-accurate
-    simulator.
+    """Run ``spikes`` ``(C, T)`` or ``(N, C, T)`` (or ``(*input_shape, T)``,
+    ``(N, *input_shape, T)``) through ``network`` on the bit-accurate simulator.
 
     ``record`` lists layers (negative from the end) whose membrane state goes into
     ``result.layers[i].membrane``. ``timesteps`` keeps only the first T steps of the input.
-    Each ``result.layers[i]`` holds ``spikes`` (uint8, the input's rank), ``spike_counts``,
-    ``synaptic_events`` and ``neuron_updates`` (per sample).
+    ``reset`` = ``(interval, offset)``: netx's state reset every ``interval`` steps.
+    Each ``result.layers[i]`` holds ``spikes`` (uint8; int32 payloads for a graded layer;
+    flat ``(C_l, T)`` per sample), ``spike_counts``, ``synaptic_events`` and
+    ``neuron_updates`` (per sample).
     """
     net, _ = _network(network)
-    x = _spikes(spikes, net.n_in, timesteps=timesteps)
-    return simulate_network(net, x, record=record)
+    x = _spikes(spikes, net, timesteps=timesteps)
+    return simulate_network(net, x, record=record, reset=reset)
 
 
 def inspect(network: Network | PathLike) -> dict:
@@ -231,6 +246,7 @@ def run(
     record: Sequence[int] | None = None,
     timesteps: int | None = None,
     events: bool | None = None,
+    reset: tuple[int, int] | None = None,
 ) -> RunResult:
     """What ``ranvier run`` does: run ``spikes`` through ``network`` on ``backend``
     (``ranvier``, or ``lava`` where lava-nc is installed), count every layer's activity,
@@ -239,7 +255,9 @@ def run(
     ``loihi1``, a TOML file or a ``CostProfile``).
 
     ``record`` probes the membrane of those layers; ``timesteps`` keeps the first T steps;
-    ``events`` reads a spike file as SLAYER events (default: by its ``.events.npy`` name).
+    ``events`` reads a spike file as SLAYER events (default: by its ``.events.npy`` name);
+    ``reset`` = ``(interval, offset)`` resets the state every ``interval`` steps as netx's
+    ``reset_interval``/``reset_offset`` do.
 
     ``report_dir`` is checked before anything runs (``OutputPathError`` naming it: a regular
     file, a path under one, no permission, or a non-empty directory that is not a ranvier
@@ -256,7 +274,7 @@ def run(
         check_report_dir(report_dir)
         cost_profile = profile if isinstance(profile, CostProfile) else load_profile(profile)
     net, net_path = _network(network)
-    x = _spikes(spikes, net.n_in, events=events, timesteps=timesteps)
+    x = _spikes(spikes, net, events=events, timesteps=timesteps)
     probes = layer_indices(record, len(net.blocks))
     label_values = None
     if labels is not None:
@@ -270,7 +288,9 @@ def run(
             file = tmp / "network.net"
         else:
             file = net_path
-        result = run_network(net, x, backend=backend, net_path=file, record=probes or None)
+        result = run_network(
+            net, x, backend=backend, net_path=file, record=probes or None, reset=reset
+        )
     info = run_summary(net, result)
     info.update(
         {

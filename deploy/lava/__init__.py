@@ -105,9 +105,7 @@ def run_lava(
                 outs = [np.zeros((0, c, num_steps), np.uint8) for c in sizes]
                 mems = {i: np.zeros((0, sizes[i], num_steps), np.int64) for i in probed}
             else:
-                outs, mems = run_samples(
-                    lava, path, arr, reuse, timeout, membrane_layers, reset
-                )
+                outs, mems = run_samples(lava, path, arr, reuse, timeout, membrane_layers, reset)
         finally:
             registry_prune(mark)
     if squeeze:

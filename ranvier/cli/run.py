@@ -78,6 +78,18 @@ def run(
         str,
         typer.Option("--record", help="Layers to probe for --save-membrane, e.g. '0,2' or '-1'."),
     ] = "-1",
+    reset_interval: Annotated[
+        int | None,
+        typer.Option(
+            "--reset-interval",
+            min=1,
+            help="Reset the state of every CUBA layer every K steps, pipelined one step per "
+            "layer (netx's reset_interval: one sample per K steps).",
+        ),
+    ] = None,
+    reset_offset: Annotated[
+        int, typer.Option("--reset-offset", min=0, help="netx's reset_offset (phase).")
+    ] = 0,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -87,6 +99,12 @@ def run(
     --save-spikes spikes.npz --report report/
 
     Example: ranvier run model.net --input test_x.npy --labels test_y.npy
+
+    Example (16-step frames streamed as Intel's PilotNet tutorial does):
+    ranvier run pilotnet.net --input frames.npy --reset-interval 16
+
+    An image input layer takes (W, H, C, T) or (N, W, H, C, T) arrays of signed integers;
+    --save-spikes writes each layer in its own shape.
     """
     from ranvier.api import add_report_totals, readout_probes, sample_raster
     from ranvier.convert import read_netx
@@ -102,9 +120,19 @@ def run(
 
         cost_profile = guard(debug, load_profile, profile)
     network = guard(debug, read_netx, net)
+    from ranvier.deploy.inputs import graded_input
+
     spikes = guard(
-        debug, load_spikes, input, network.n_in, events=events or None, timesteps=timesteps
+        debug,
+        load_spikes,
+        input,
+        network.n_in,
+        events=events or None,
+        timesteps=timesteps,
+        shape=network.input_shape,
+        graded=graded_input(network),
     )
+    reset = None if reset_interval is None else (reset_interval, reset_offset)
     probes = parse_layers(record, len(network.blocks)) if save_membrane is not None else []
     label_values = None
     if labels is not None:
@@ -126,6 +154,7 @@ def run(
             net_path=net,
             on_layer=on_layer,
             record=probes or None,
+            reset=reset,
         )
     info = summary(network, result)
     info.update({"network": str(net), "input": str(input), "backend": backend})
@@ -142,7 +171,7 @@ def run(
         guard(debug, save_membranes, save_membrane, result)
         info["membrane_file"] = str(save_membrane)
     if save_spikes is not None:
-        guard(debug, write_spikes, save_spikes, result)
+        guard(debug, write_spikes, save_spikes, result, network)
         info["spikes_file"] = str(save_spikes)
     rep = None
     if report is not None:
