@@ -44,6 +44,9 @@ def parameter_ranges(network: Network) -> list[dict]:
             "neuron": neu.neuron_type,
             "spiking": neu.spiking,
             "neurons": neu.n,
+            "shape": list(block.shape),
+            "synapse": synapse_kind(block.synapse),
+            "message_bits": int(neu.message_bits),
             **block.synapse.describe(),
             "vth_mant": [int(neu.vth_mant.min()), int(neu.vth_mant.max())],
             "bias_mant": [int(neu.bias_mant.min()), int(neu.bias_mant.max())],
@@ -53,3 +56,22 @@ def parameter_ranges(network: Network) -> list[dict]:
             row[key] = [int(values.min()), int(values.max())]
         rows.append(row)
     return rows
+
+
+def synapse_kind(synapse) -> str:
+    """The synapse in words for tables: its netx layer type, with a conv's geometry (kernel,
+    stride, padding, dilation, groups in (W, H) order) or the shape a flatten flattens."""
+    kind = synapse.layer_type
+    if kind == "flatten":
+        shape = "x".join(str(v) for v in synapse.source_shape)
+        return f"{synapse_kind(synapse.inner)} (flatten {shape})"
+    if kind == "conv":
+        (kw, kh), (sw, sh) = synapse.kernel, synapse.stride
+        (pw, ph), (dw, dh) = synapse.padding, synapse.dilation
+        text = f"conv {kw}x{kh} s{sw},{sh} p{pw},{ph}"
+        if (dw, dh) != (1, 1):
+            text += f" d{dw},{dh}"
+        if synapse.groups != 1:
+            text += f" g{synapse.groups}"
+        return text
+    return kind

@@ -279,6 +279,8 @@ class ConvSynapse:
                 out[b0 : b0 + m, :, :, g * cg_out : (g + 1) * cg_out] = res.reshape(
                     m, wo, ho, cg_out
                 )
+        if bound < 1 << (CONV_ACCUM_BITS - 1):
+            return out  # no sum can reach the 24-bit wrap (nor int32)
         return signed_clamp(cast_int32(out)).astype(np.float64)
 
     def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:

@@ -54,8 +54,10 @@ def _recurrent(rec: dict | None) -> str:
 
 def print_inspect_table(net: Path, network, doc: dict) -> None:
     """The table, the resource estimate, the notes and the violations (on stderr)."""
-    table = Table(title=escape(f"{net} · {network.n_in} inputs"), title_justify="left")
-    cols = ("layer", "type", "neurons", "synapses", "weight", "exp", "bits", "delay")
+    shape = "x".join(str(v) for v in network.input_shape)
+    title = f"{net} · {network.n_in} inputs ({shape})"
+    table = Table(title=escape(title), title_justify="left")
+    cols = ("layer", "type", "synapse", "shape", "synapses", "weight", "exp", "bits", "delay")
     recurrent = any("recurrent" in r for r in doc["layers"])
     extra = ("recurrent",) if recurrent else ()
     for col in (*cols, *extra, "vThMant", "bias", "neuron parameters"):
@@ -63,14 +65,16 @@ def print_inspect_table(net: Path, network, doc: dict) -> None:
     for block, r in zip(network.blocks, doc["layers"], strict=True):
         shown = block.neurons.shown_parameters()
         params = " ".join(f"{k}={_range(r[k])}" for k in shown)
+        graded = f" ({r['message_bits']}-bit graded)" if r["message_bits"] else ""
         table.add_row(
             r["name"],
-            r["neuron"] + ("" if r["spiking"] else " (read-out)"),
-            str(r["neurons"]),
+            r["neuron"] + ("" if r["spiking"] else " (read-out)") + graded,
+            r["synapse"],
+            "x".join(str(v) for v in r["shape"]),
             f"{r['synapses']:,}",
             _range(r["weight"]),
-            str(r["weight_exp"]),
-            str(r["num_weight_bits"]),
+            str(r.get("weight_exp", "-")),
+            str(r.get("num_weight_bits", "-")),
             _range(r["delay"]),
             *((_recurrent(r.get("recurrent")),) if recurrent else ()),
             _range(r["vth_mant"]),
