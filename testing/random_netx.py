@@ -573,3 +573,110 @@ def shd_recurrent_spec(
     for k in range(len(spec.layers)):
         _recalibrate(rng, spec, x, k, target_rate)
     return spec, x
+
+
+# --- conv networks (issue 13): input neurons, conv geometries, flatten, dense -------------------
+
+CONV_REGIMES = ("normal", "dense_input", "wrap", "saturate", "sparse_weights")
+
+
+def _conv_geometry(rng: np.random.Generator, w: int, h: int, c_in: int) -> dict:
+    """A random conv geometry that fits a (w, h, c_in) input: kernel 1..5, stride 1..3,
+    padding 0..2, dilation 1..2, groups dividing both channel counts; (H, W) file order."""
+    while True:
+        groups = int(rng.choice([g for g in (1, 2, 3, 4) if c_in % g == 0]))
+        c_out = groups * int(rng.integers(1, 5))
+        k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))  # (kH, kW)
+        s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        p = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+        d = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        out_h = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+        out_w = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+        if out_h >= 1 and out_w >= 1:
+            return {
+                "kernel": k, "stride": s, "padding": p, "dilation": d, "groups": groups,
+                "c_out": c_out, "out": (out_w, out_h),
+            }  # fmt: skip
+
+
+def _cuba_fields(rng: np.random.Generator, regime: str, n: int) -> dict:
+    i_decay = int(rng.integers(0, 4097)) if regime != "wrap" else int(rng.integers(0, 64))
+    v_decay = int(rng.integers(0, 4097))
+    vth = int(rng.integers(1, 200))
+    if regime == "saturate":
+        vth = int(rng.integers(100_000, VTH_MANT_MAX))
+    return {"i_decay": max(i_decay, 1), "v_decay": v_decay, "vth_mant": vth}
+
+
+def random_conv_spec(seed: int, regime: str = "normal") -> tuple[NetSpec, tuple[int, ...], bool]:
+    """A random conv network as netx fields: an image input (with CUBA input neurons or
+    without), one to three conv layers of random geometry, then (half the time) a flatten and a
+    dense layer. Returns the spec, lava's input shape (W, H, C) and whether the input layer
+    has neurons (graded input to a_in) or takes unary spikes."""
+    rng = np.random.default_rng(seed)
+    w, h, c = int(rng.integers(3, 13)), int(rng.integers(3, 13)), int(rng.integers(1, 5))
+    with_neurons = bool(rng.random() < 0.6)
+    spec = NetSpec(n_in=w * h * c, input_shape=(c, h, w), input_layer=True)
+    if with_neurons:
+        spec.input_neurons = LayerSpec(weight=np.zeros((0, 0)), **_cuba_fields(rng, regime, 0))
+        spec.input_transform = {
+            "weight": int(rng.integers(1, 100)),
+            "bias": int(rng.integers(-20, 40)),
+        }
+    shape = (w, h, c)
+    for _ in range(int(rng.integers(1, 4))):
+        g = _conv_geometry(rng, shape[0], shape[1], shape[2])
+        kh, kw = g["kernel"]
+        weight = 2 * rng.integers(-40, 40, size=(g["c_out"], shape[2] // g["groups"], kh, kw))
+        if regime == "sparse_weights":
+            weight *= rng.random(weight.shape) < 0.3
+        if regime == "wrap":
+            weight = rng.integers(-256, 255, size=weight.shape)
+        if not weight.any():
+            weight.flat[0] = 2
+        out = (g["out"][0], g["out"][1], g["c_out"])
+        bias = rng.integers(-30, 60, size=g["c_out"]) if rng.random() < 0.7 else None
+        spec.layers.append(
+            LayerSpec(
+                weight=weight,
+                bias=bias,
+                kind="conv",
+                shape=out[::-1],
+                conv={key: g[key] for key in ("stride", "padding", "dilation", "groups")},
+                **_cuba_fields(rng, regime, int(np.prod(out))),
+            )
+        )
+        shape = out
+        if min(shape[:2]) < 2 and rng.random() < 0.5:
+            break
+    if rng.random() < 0.5:
+        n_in = int(np.prod(shape))
+        n = int(rng.integers(1, 12))
+        spec.layers.append(
+            LayerSpec(
+                weight=2 * rng.integers(-64, 64, size=(n, n_in)) + (rng.random((n, n_in)) < 0.01),
+                flatten_from=shape[::-1],
+                **_cuba_fields(rng, regime, n),
+            )
+        )
+    return spec, (w, h, c), with_neurons
+
+
+def random_conv_input(
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    graded: bool,
+    samples: int,
+    steps: int,
+    regime: str = "normal",
+) -> np.ndarray:
+    """Input for :func:`random_conv_spec`: graded signed values held on the input neurons'
+    a_in (changing every few steps) or unary spikes; flat ``(N, C, T)``."""
+    n = int(np.prod(shape))
+    if not graded:
+        density = 0.6 if regime == "dense_input" else 0.2
+        return (rng.random((samples, n, steps)) < density).astype(np.int64)
+    scale = 4000 if regime in ("wrap", "saturate") else 80
+    hold = int(rng.integers(1, 5))
+    values = rng.integers(-scale // 4, scale, size=(samples, n, -(-steps // hold)))
+    return np.repeat(values, hold, axis=2)[:, :, :steps].astype(np.int64)
