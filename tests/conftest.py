@@ -344,9 +344,9 @@ BAD_NETS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         _mutated(lambda f: _replace(f["layer/1"], "delay", np.ones((6, 5), np.float32))),
         ["layer/1/delay", "(6, 5)"],
     ),
-    "neuron_type_SDNN": (
-        _mutated(lambda f: _set_str(f["layer/1/neuron"], "type", b"SDNN")),
-        ["layer/1/neuron/type", "SDNN"],
+    "neuron_type_LIF2": (
+        _mutated(lambda f: _set_str(f["layer/1/neuron"], "type", b"LIF2")),
+        ["layer/1/neuron/type", "LIF2"],
     ),
     "neuron_type_FOO": (
         _mutated(lambda f: _set_str(f["layer/2/neuron"], "type", b"FOO")),
@@ -360,9 +360,13 @@ BAD_NETS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         _mutated(lambda f: _replace(f["layer/2/neuron"], "iDecay", -3)),
         ["layer/2/neuron/iDecay", "-3"],
     ),
-    "layer_type_conv": (
+    "layer_type_pool": (
+        _mutated(lambda f: _set_str(f["layer/1"], "type", b"pool")),
+        ["layer/1/type", "pool"],
+    ),
+    "conv_after_flat_layer": (
         _mutated(lambda f: _set_str(f["layer/1"], "type", b"conv")),
-        ["layer/1/type", "conv"],
+        ["layer/1", "conv layer takes a (W, H, C) input"],
     ),
     "excitatory_weight_above_255": (_mutated(_weights_above_255), ["layer/1/weight", "300"]),
     "all_zero_weights": (

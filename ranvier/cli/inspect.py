@@ -61,7 +61,11 @@ def print_inspect_table(net: Path, network, doc: dict) -> None:
     recurrent = any("recurrent" in r for r in doc["layers"])
     extra = ("recurrent",) if recurrent else ()
     for col in (*cols, *extra, "vThMant", "bias", "neuron parameters"):
-        table.add_column(col, justify="left" if col in ("layer", "type") else "right")
+        table.add_column(
+            col,
+            justify="left" if col in ("layer", "type", "synapse") else "right",
+            no_wrap=col == "recurrent",
+        )
     for block, r in zip(network.blocks, doc["layers"], strict=True):
         shown = block.neurons.shown_parameters()
         params = " ".join(f"{k}={_range(r[k])}" for k in shown)
