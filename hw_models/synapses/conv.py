@@ -232,13 +232,14 @@ class ConvSynapse:
         per_out = np.abs(self.weight).reshape(self.weight.shape[0], -1).sum(axis=1)
         return float(per_out.max(initial=0)) * max_payload
 
-    def convolve(self, x: np.ndarray) -> np.ndarray:
+    def convolve(self, x: np.ndarray, peak: float | None = None) -> np.ndarray:
         """lava's ``conv(s_in, weight)`` then int32 cast and 24-bit wrap, for a batch of
         inputs ``(B, W, H, C)`` (already binarised or graded); returns ``(B, W', H', C_out)``
-        float64 holding integers."""
+        float64 holding integers. ``peak``: a bound on ``|x|`` (1 for spikes) when known."""
         b = x.shape[0]
         wo, ho, co = self.output_shape
-        peak = float(np.abs(x).max(initial=0)) if x.size else 0.0
+        if peak is None:
+            peak = float(np.abs(x).max(initial=0)) if x.size else 0.0
         bound = self.sum_bound(peak)
         if bound >= _FLOAT64_EXACT:
             raise ValueError(
@@ -289,13 +290,15 @@ class ConvSynapse:
         t + 1."""
         n, _, t_steps = spikes.shape
         x = np.asarray(spikes)
+        peak = None
         if self.message_bits == 0:
-            x = (x != 0).astype(np.float32)
+            x = x != 0 if x.dtype not in (np.bool_, np.uint8) else x
+            peak = 1.0
         # (N, n_in, T) -> (T - 1, N, W, H, C): the last step's input arrives after the run
         x_tm = np.moveaxis(x, 2, 0)[: max(t_steps - 1, 0)].reshape(-1, *self.input_shape)
         out = np.zeros((t_steps, n, self.n_out))
         if t_steps > 1:
-            out[1:] = self.convolve(x_tm).reshape(t_steps - 1, n, self.n_out)
+            out[1:] = self.convolve(x_tm, peak).reshape(t_steps - 1, n, self.n_out)
         return out
 
     def input_stream(self, chunk: int | None = None, method: str = "auto") -> Callable:
