@@ -51,6 +51,7 @@ from ranvier.hw_models.fixed_point import (
 )
 from ranvier.hw_models.network import (
     Block,
+    ComplexDenseSynapse,
     ConvSynapse,
     DenseSynapse,
     Flattened,
@@ -137,7 +138,10 @@ def _read_neurons(
             raise _fail(
                 path, f"{wn}/messageBits", f"{neuron_type} neurons send unary spikes, not graded"
             )
-    params: dict[str, np.ndarray | int | str] = unit.read_extra(ng, where=f"{path}: {wn}")
+    try:
+        params: dict[str, np.ndarray | int | str] = unit.read_extra(ng, where=wn)
+    except ValueError as exc:
+        raise NetFileError(f"{path}: {exc}") from None
     for f in unit.FIELDS:
         if f.scalar:  # one value per layer, optional (refDelay)
             if f.netx in ng:
@@ -201,8 +205,8 @@ def _read_weight(
     truncated toward zero, as netx's ``astype(int)``)."""
     if key not in layer:
         raise _fail(path, f"{where}/{key}", "missing")
-    if isinstance(layer[key], h5py.Group):  # netx's weight/real + weight/imag
-        raise _fail(path, f"{where}/{key}", "complex (real/imag) weights are not supported")
+    if isinstance(layer[key], h5py.Group):
+        raise _fail(path, f"{where}/{key}", "expected a dataset, found a group")
     raw = _read_array(layer, key, path, where)
     if raw.size and np.abs(raw).max() >= INT32_LIMIT:
         raise _fail(path, f"{where}/{key}", f"value {np.abs(raw).max():.3g} is beyond 32 bits")
@@ -322,9 +326,33 @@ def _flattened(synapse, up: Upstream):
     return Flattened(synapse, up.flatten_from)
 
 
+def _read_complex_dense(
+    layer: h5py.Group, up: Upstream, n: int, n_in: int, path: Path, where: str
+) -> Block:
+    """A dense layer with ``weight/real`` and ``weight/imag`` (netx's ComplexDense, feeding
+    resonate-and-fire neurons): each part mapped by netx's weight optimiser on its own; netx
+    reads no ``bias`` and no ``delay`` for it."""
+    group = layer["weight"]
+    parts = []
+    for key in ("real", "imag"):
+        if key not in group:
+            raise _fail(path, f"{where}/weight/{key}", "missing")
+        parts.append(_read_weight(group, key, n, n_in, path, where + "/weight"))
+    try:
+        synapse = ComplexDenseSynapse.from_file_weights(*parts)
+    except ValueError as exc:
+        raise _fail(path, f"{where}/weight", str(exc)) from None
+    for part in synapse.parts:
+        part.message_bits = up.message_bits
+    neurons = _read_neurons(layer, n, path, where)
+    return Block(synapse=_flattened(synapse, up), neurons=neurons)
+
+
 def _read_dense(layer: h5py.Group, up: Upstream, path: Path, where: str) -> Block:
     n_in = _flat_input(up, path, where)
     n = _layer_size(layer, path, where)
+    if isinstance(layer.get("weight"), h5py.Group):
+        return _read_complex_dense(layer, up, n, n_in, path, where)
     for key in ("weight_rec", "delay_rec"):
         if key in layer:
             raise _fail(
@@ -477,6 +505,13 @@ def _read_input(layer: h5py.Group, path: Path, where: str) -> tuple[Block | None
         transform[key] = value
     n = int(np.prod(shape))
     neurons = _read_neurons(layer, n, path, where, input_layer=True)
+    if neurons.INPUT != "real":
+        raise _fail(
+            path,
+            f"{where}/neuron/type",
+            f"netx cannot build an input layer of {neurons.neuron_type} neurons (they have no "
+            "a_in port)",
+        )
     block = Block(synapse=InputPort(n), neurons=neurons, shape=shape)
     return block, shape, transform
 
@@ -564,6 +599,7 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
             if input_shape is None and not blocks:
                 input_shape = up.shape
             block = BLOCK_READERS[kind](layer, up, path, where)
+            _check_input_kind(block, path, where)
             block.name = f"layer_{len(blocks)}"
             blocks.append(block)
             up = Upstream(block.shape, block.neurons.message_bits)
@@ -605,9 +641,31 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
     return Network(n_in=blocks[0].synapse.n_in, blocks=blocks, meta=meta, input_shape=input_shape)
 
 
+def _check_input_kind(block: Block, path: Path, where: str) -> None:
+    """The neurons take what the synapse delivers: resonate-and-fire neurons the complex input
+    of a ``weight/real`` + ``weight/imag`` layer, every other type a real one."""
+    delivers = getattr(block.synapse, "delivers", "real")
+    wants = block.neurons.INPUT
+    if delivers == wants:
+        return
+    if wants == "complex":
+        msg = (
+            f"{block.neurons.neuron_type} neurons take complex input: the layer needs "
+            "weight/real and weight/imag"
+        )
+    else:
+        msg = (
+            "weight/real and weight/imag feed only resonate-and-fire neurons, not "
+            f"{block.neurons.neuron_type}"
+        )
+    raise _fail(path, f"{where}/neuron/type", msg)
+
+
 def _inferred_input(layer: h5py.Group, path: Path, where: str) -> int:
     """The input size of a file whose first layer is dense: its weight's columns."""
     w = layer.get("weight")
+    if isinstance(w, h5py.Group):  # weight/real + weight/imag
+        w = w.get("real")
     if isinstance(w, h5py.Dataset) and w.ndim == 2:
         return int(w.shape[1])
     if "inFeatures" in layer:
@@ -695,6 +753,8 @@ class LayerSpec:
     with_neurons: bool = True
     #: extra neuron-group datasets (SDNN's activation, sigma_output) written as they are
     neuron_extra: dict = field(default_factory=dict)
+    #: a complex dense layer's ``weight/imag`` (``weight`` is then ``weight/real``)
+    weight_imag: np.ndarray | None = None
 
 
 @dataclass
@@ -755,7 +815,11 @@ def _write_dense(g: h5py.Group, layer: LayerSpec) -> None:
     g.create_dataset("shape", data=np.array([layer.weight.shape[0]]))
     g.create_dataset("inFeatures", data=layer.weight.shape[1])
     g.create_dataset("outFeatures", data=layer.weight.shape[0])
-    g.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.float32))
+    if layer.weight_imag is not None:  # netx's ComplexDense: weight/real, weight/imag
+        g.create_dataset("weight/real", data=np.asarray(layer.weight, dtype=np.float32))
+        g.create_dataset("weight/imag", data=np.asarray(layer.weight_imag, dtype=np.float32))
+    else:
+        g.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.float32))
     if layer.bias is not None:
         g.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
     if layer.delay is not None:
@@ -793,7 +857,8 @@ def _write_neuron_group(g: h5py.Group, layer: LayerSpec) -> None:
     if not layer.with_neurons:
         return
     n = g.create_group("neuron")
-    n.create_dataset("type", (1,), "S10", [layer.neuron_type.encode()])
+    tag = layer.neuron_type.encode()
+    n.create_dataset("type", (1,), f"S{max(10, len(tag))}", [tag])
     # the type's fields by their file names: LayerSpec's own attributes (CUBA's iDecay, vDecay,
     # vThMant, refDelay) where the type has them, then neuron_fields; an unknown type (a test
     # of the reader) is written with CUBA's layout
@@ -820,6 +885,7 @@ def _neuron_fields(block: Block) -> dict:
     return {
         f.netx: int(getattr(neu, f.name)) if f.scalar else _compact(getattr(neu, f.name))
         for f in neu.FIELDS
+        if f.netx  # fields netx does not read from a file (SDNN's spike_exp, ...) stay out
     }
 
 
@@ -868,6 +934,15 @@ def _conv_layer(block: Block) -> LayerSpec:
     return spec
 
 
+def _dense_complex_layer(block: Block) -> LayerSpec:
+    """A complex dense block (resonate-and-fire): ``weight/real`` and ``weight/imag``, each
+    in its own netx scale; no bias, no delays (netx reads neither)."""
+    syn = block.synapse
+    spec = _layer_spec(block, file_weights(syn.real, block.name), None)
+    spec.weight_imag = file_weights(syn.imag, block.name)
+    return spec
+
+
 def _flattened_layer(block: Block) -> LayerSpec:
     """A dense block behind a ``flatten``: the inner synapse's layer, a flatten before it."""
     inner = Block(
@@ -901,6 +976,7 @@ BLOCK_WRITERS: dict[str, Callable[[Block], LayerSpec]] = {
     RecurrentDenseSynapse.layer_type: _dense_rec_layer,
     ConvSynapse.layer_type: _conv_layer,
     Flattened.layer_type: _flattened_layer,
+    ComplexDenseSynapse.layer_type: _dense_complex_layer,
 }
 
 

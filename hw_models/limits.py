@@ -16,7 +16,7 @@ def loihi2_notes(network: Network) -> list[str]:
         "hold that threshold (17 bits) nor vDecay 4096 (12 bits); on the chip such a layer is a "
         "non-spiking neuron program whose state the host reads. lava and ranvier run it as given."
         for block in network.blocks
-        if not block.neurons.spiking
+        if not block.neurons.spiking and not block.neurons.graded_output
     ]
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .neurons import NeuronGroup
 from .synapses import (
+    ComplexDenseSynapse,
     ConvSynapse,
     DenseSynapse,
     Flattened,
@@ -134,6 +135,7 @@ class Network:
 
 __all__ = [
     "Block",
+    "ComplexDenseSynapse",
     "ConvSynapse",
     "DenseSynapse",
     "Flattened",

@@ -22,7 +22,12 @@ from ranvier.hw_models.neurons import (
     AdlifNeurons,
     AlifNeurons,
     CubaNeurons,
+    DeltaNeurons,
     NeuronGroup,
+    RfIzNeurons,
+    RfNeurons,
+    SigmaDeltaNeurons,
+    SigmaNeurons,
 )
 
 #: lava adds 1 back to the current-decay register (``ds_offset``, lif/models.py and
@@ -151,6 +156,18 @@ LAVA_PROCESSES: dict[type[NeuronGroup], LavaNeuron] = {
 #: Every neuron type by its tag (``hw_models.neurons.NEURON_TYPES``, aliases included).
 LAVA_NEURONS: dict[str, LavaNeuron] = {
     tag: LAVA_PROCESSES[unit] for tag, unit in NEURON_TYPES.items() if unit in LAVA_PROCESSES
+}
+
+
+#: The types netx builds itself (``get_neuron_params``' SDNN and RF branches), by the class
+#: name of the lava process it builds: the unit that runs it (its ``membrane`` names the Var a
+#: probe reads). netx_patch leaves them to netx.
+NETX_BUILT: dict[str, type[NeuronGroup]] = {
+    "SigmaDelta": SigmaDeltaNeurons,
+    "Delta": DeltaNeurons,
+    "Sigma": SigmaNeurons,
+    "RF": RfNeurons,
+    "RF_IZ": RfIzNeurons,
 }
 
 

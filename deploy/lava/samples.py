@@ -13,7 +13,7 @@ import numpy as np
 from ranvier.hw_models.simulator import layer_indices
 
 from .netx_patch import NetxNeuronTypes
-from .neurons import process_entry
+from .neurons import NETX_BUILT, process_entry
 from .runtime import close_netx_file, fixed_pt_run_cfg, shutdown, wait_for_run
 
 # ~cost of one element through Var.set / Var.get (measured 34-42 us) and of a
@@ -133,6 +133,9 @@ class Built:
         entry = process_entry(self.lava, neuron)
         if entry is not None:
             return getattr(neuron, entry.membrane)
+        unit = NETX_BUILT.get(type(neuron).__name__)
+        if unit is not None:  # a type netx builds itself: the unit names the Var
+            return getattr(neuron, unit.membrane)
         raise ValueError(
             f"layer {index}: cannot probe the membrane of a {type(neuron).__name__} neuron"
         )

@@ -11,9 +11,12 @@ from .adlif import AdlifNeurons
 from .alif import AlifNeurons
 from .base import Field, NeuronGroup, ParameterRangeError
 from .cuba import CubaNeurons
+from .rf import RfIzNeurons, RfNeurons
+from .sdnn import DeltaNeurons, SigmaDeltaNeurons, SigmaNeurons, sdnn_unit
 
 #: The units, one line per neuron type.
-UNITS: tuple[type[NeuronGroup], ...] = (CubaNeurons, AlifNeurons, AdlifNeurons)
+UNITS: tuple[type[NeuronGroup], ...] = (CubaNeurons, AlifNeurons, AdlifNeurons, SigmaDeltaNeurons)
+UNITS += (RfNeurons, RfIzNeurons)  # resonate-and-fire (rf.py)
 #: Every neuron type by its tag in netx files (``layer/<i>/neuron/type``), and by the other
 #: tags a unit answers to (netx's ``LOIHI`` is CUBA).
 NEURON_TYPES: dict[str, type[NeuronGroup]] = {unit.neuron_type: unit for unit in UNITS} | {
@@ -36,8 +39,14 @@ __all__ = [
     "AdlifNeurons",
     "AlifNeurons",
     "CubaNeurons",
+    "DeltaNeurons",
     "Field",
     "NeuronGroup",
     "ParameterRangeError",
+    "RfIzNeurons",
+    "RfNeurons",
+    "SigmaDeltaNeurons",
+    "SigmaNeurons",
     "neuron_unit",
+    "sdnn_unit",
 ]

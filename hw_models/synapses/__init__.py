@@ -1,6 +1,7 @@
 """Synapse classes: the :class:`~.base.Synapse` protocol and its implementations."""
 
 from .base import Feedback, Synapse
+from .complex_dense import ComplexDenseSynapse
 from .conv import ConvSynapse
 from .dense import DenseSynapse, InputStream, synaptic_input
 from .flatten import Flattened, flatten_order
@@ -8,6 +9,7 @@ from .input import InputPort
 from .recurrent import RecurrentDenseSynapse, RecurrentInput
 
 __all__ = [
+    "ComplexDenseSynapse",
     "ConvSynapse",
     "DenseSynapse",
     "Feedback",
