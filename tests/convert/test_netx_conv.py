@@ -125,3 +125,29 @@ def test_cli_runs_an_image_network_with_shaped_input_and_saves_shaped_layers(tmp
     np.save(tmp_path / "bad.npy", x[:, :15])
     bad = CliRunner().invoke(app, ["run", str(net), "--input", str(tmp_path / "bad.npy")])
     assert bad.exit_code == 2 and "does not match the network's input (16, 16, 3)" in bad.output
+
+
+def test_pilotnet_sdnn_equals_intels_ground_truth():
+    """lava-dl's own test (test_hdf5.py::test_pilotnet_sdnn): the shipped input on the input
+    neurons' a_in for as many steps as the network has layers; the output layer's payloads
+    must equal the ground truth lava-dl ships (gts/pilotnet_sdnn/output.npy), exactly."""
+    net = read_netx(DATA / "intel_pilotnet_sdnn.net")
+    image = np.load(DATA / "intel_pilotnet_sdnn_input.npy")  # (100, 33, 3, 1)
+    steps = len(net.blocks)
+    x = np.repeat(image.reshape(1, -1, 1).astype(np.int64), steps, axis=2)
+    out = simulate(net, x).layers[-1].spikes  # (1, 1, steps) int32 payloads
+    truth = np.load(DATA / "intel_pilotnet_sdnn_output.npy")  # (1, steps)
+    assert out.dtype == np.int32 and out.shape == (1, *truth.shape)
+    assert np.array_equal(out[0], truth)
+
+
+def test_unknown_sdnn_activation_fails_on_one_line(tmp_path):
+    path = _edit(
+        DATA / "intel_pilotnet_sdnn.net",
+        tmp_path / "act.net",
+        lambda f: _replace(f, "layer/2/neuron/activation", b"sigmoid"),
+    )
+    with pytest.raises(NetFileError) as exc:
+        read_netx(path)
+    msg = str(exc.value)
+    assert "\n" not in msg and "layer/2/neuron/activation" in msg and "sigmoid" in msg, msg

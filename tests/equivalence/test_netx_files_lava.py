@@ -125,3 +125,32 @@ def test_dense_tutorial_nets(name):
     rng = np.random.default_rng(11)
     x = (rng.random((2, network.n_in, 3 * STEPS)) < 0.1).astype(np.int64)
     _compare(path, x)
+
+
+def test_pilotnet_sdnn_on_its_own_input():
+    """PilotNet SDNN (Delta input encoder, SigmaDelta conv/dense, Sigma decoder; 16-bit graded
+    payloads) on the input lava-dl's test ships, held for the run as Intel's test does."""
+    path = DATA / "intel_pilotnet_sdnn.net"
+    network = read_netx(path)
+    image = np.load(DATA / "intel_pilotnet_sdnn_input.npy")[..., 0]
+    result = _compare(path, _image_input(network, image, STEPS))
+    assert result["active"] == result["layers"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "intel_pilotnet_sdnn_square.net",
+        "intel_pilotnet_sdnn_tutorial.net",
+        "intel_slayer_pilotnet_sdnn.net",
+    ],
+)
+def test_other_pilotnet_sdnn_files(name):
+    """The other sigma-delta PilotNets of lava-dl (square input, the netx tutorial's, the
+    SLAYER tutorial's): seeded frames that change every 4 steps, so deltas keep flowing."""
+    path = DATA / name
+    network = read_netx(path)
+    rng = np.random.default_rng(13)
+    frames = rng.integers(-60, 70, size=(1, network.n_in, -(-STEPS // 4)))
+    x = np.repeat(frames, 4, axis=2)[:, :, :STEPS]
+    _compare(path, x)

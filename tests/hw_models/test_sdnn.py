@@ -365,7 +365,13 @@ def test_registry_and_variants():
     assert SigmaDeltaNeurons.variant({"type": "SDNN"}, input_layer=True) is DeltaNeurons
     assert SigmaDeltaNeurons.variant({"type": "SDNN"}) is SigmaDeltaNeurons
     assert all(u.graded_output for u in UNITS_SDNN)
-    assert all(u.read_extra({"activation": "identity"}) == {} for u in UNITS_SDNN)
+    # netx builds every SDNN layer with ReLU: 'relu' is read (nothing to pass on), any other
+    # activation is refused rather than silently run as ReLU
+    assert all(u.read_extra({"activation": b"relu"}) == {} for u in UNITS_SDNN)
+    assert all(u.read_extra({}) == {} for u in UNITS_SDNN)
+    for unit in UNITS_SDNN:
+        with pytest.raises(ValueError, match="'sigmoid' is not an activation netx builds"):
+            unit.read_extra({"activation": "sigmoid"}, where="layer/3/neuron")
     groups = [SigmaDeltaNeurons.create(1, 1), DeltaNeurons.create(1, 1), SigmaNeurons.create(1)]
     assert [g.file_type for g in groups] == ["SDNN"] * 3
     assert [g.file_extra() for g in groups] == [{}, {}, {"sigma_output": True}]
