@@ -83,7 +83,8 @@ def summary(network: Network, result: SimResult) -> dict:
     """Per-layer and total counts, as printed by ``ranvier run`` and written by ``--json``.
 
     ``spike_rate`` is spikes per neuron per time step, averaged over samples;
-    ``spike_rate_hz`` assumes the file's time step ``Ts`` (milliseconds, default 1 ms).
+    ``spike_rate_hz`` assumes the file's time step ``Ts`` (milliseconds, default 1 ms). A
+    graded layer's ``spikes`` are its messages (non-zero payloads, ``message_bits`` each).
     """
     ts_ms = float(network.meta.get("Ts", 1.0)) or 1.0
     n, t = result.samples, result.timesteps
@@ -95,6 +96,10 @@ def summary(network: Network, result: SimResult) -> dict:
             {
                 "name": layer.name,
                 "neurons": block.neurons.n,
+                "shape": list(block.shape),
+                "neuron_type": block.neurons.neuron_type,
+                # 0: unary spikes; > 0: graded messages of that many payload bits
+                "message_bits": int(block.neurons.message_bits),
                 "spikes": spikes,
                 "spike_rate": rate,
                 "spike_rate_hz": rate * 1000.0 / ts_ms,
