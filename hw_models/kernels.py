@@ -76,17 +76,22 @@ def current_voltage_step(
     ``u = wrap24(wrap32(decay(u) + act))``, ``v = sat24(wrap32(decay(v) + u + bias))``, where
     ``decay(x) = trunc(x * factor)`` with ``factor = (4096 - d) / 4096``.
     """
-    np.multiply(u, u_factor, out=u)
-    np.trunc(u, out=u)
-    u += activation_t
+    if u_factor.any():
+        np.multiply(u, u_factor, out=u)
+        np.trunc(u, out=u)
+        u += activation_t
+    else:  # iDecay 4096 everywhere: the current is this step's input alone
+        u[...] = activation_t
     if passes.current_int32:
         u[:] = wrap_int32(u)
     if passes.current_wrap:
         u[:] = wrap_current(u)
-    np.multiply(v, v_factor, out=v)
-    np.trunc(v, out=v)
+    if not (v_factor == 1.0).all():  # vDecay 0 everywhere keeps v as it is
+        np.multiply(v, v_factor, out=v)
+        np.trunc(v, out=v)
     v += u
-    v += bias
+    if bias.any():
+        v += bias
     if passes.voltage_int32:
         v[:] = wrap_int32(v)
     if passes.voltage_clip:

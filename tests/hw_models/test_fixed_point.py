@@ -172,6 +172,11 @@ def test_cuba_kernel_equals_integer_rules(seed, regime):
         a_in = rng.integers(-400, 800, size=(t, n, c))
         i_decay, v_decay = rng.integers(0, 4097, c), rng.integers(0, 4097, c)
         vth = rng.integers(1, 5000, c)
+    # the kernel's shortcuts: iDecay 4096 (u is the step's input), vDecay 0 (v kept), no bias
+    if rng.random() < 0.25:
+        i_decay = np.full(c, 4096)
+    if rng.random() < 0.25:
+        v_decay = np.zeros(c, dtype=np.int64)
     neurons = CubaNeurons.create(
         c,
         vth_mant=vth,
