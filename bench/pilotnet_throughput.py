@@ -3,8 +3,10 @@
 Intel's PilotNet netx files (lava-dl's tutorials; tests/equivalence/data): ``lif`` (PilotNet
 LIF: CUBA input neurons, 5 conv, flatten, 4 dense; 16 steps per sample with netx's
 ``reset_interval``, as Intel's tutorial and benchmark notebook stream it) and ``sdnn``
-(PilotNet SDNN, sigma-delta, graded spikes). Samples are streamed back to back, one frame per
-``--steps`` steps, with the state reset between them (``reset_interval``); each frame is a
+(PilotNet SDNN of the netx tutorial and benchmark notebook, sigma-delta, graded spikes).
+Samples are streamed back to back, one frame per ``--steps`` steps, with netx's
+``reset_interval`` (which resets the LIF layers and, as netx does, leaves the SDNN layers
+running: a sigma-delta network streams frame differences); each frame is a
 seeded stand-in image through the file's input transform (``2 w x - w + b``, int32; the
 driving dataset cannot be fetched here), held on the input neurons' ``a_in``.
 
@@ -43,8 +45,9 @@ DATA = ROOT / "tests" / "equivalence" / "data"
 NETWORKS = {
     "lif": (DATA / "intel_pilotnet_lif.net", "PilotNet LIF (lava-dl pilotnet_snn/network.net)"),
     "sdnn": (
-        DATA / "intel_pilotnet_sdnn.net",
-        "PilotNet SDNN (lava-dl pilotnet_sdnn/network.net)",
+        DATA / "intel_pilotnet_sdnn_tutorial.net",
+        "PilotNet SDNN (lava-dl tutorials/.../netx/pilotnet_sdnn/network.net, the benchmark "
+        "notebook's)",
     ),
 }
 
