@@ -239,7 +239,7 @@ class ConvSynapse:
         b = x.shape[0]
         wo, ho, co = self.output_shape
         if peak is None:
-            peak = float(np.abs(x).max(initial=0)) if x.size else 0.0
+            peak = float(max(x.max(), -x.min())) if x.size else 0.0
         bound = self.sum_bound(peak)
         if bound >= _FLOAT64_EXACT:
             raise ValueError(
@@ -280,8 +280,9 @@ class ConvSynapse:
                 out[b0 : b0 + m, :, :, g * cg_out : (g + 1) * cg_out] = res.reshape(
                     m, wo, ho, cg_out
                 )
-        if bound < 1 << (CONV_ACCUM_BITS - 1):
-            return out  # no sum can reach the 24-bit wrap (nor int32)
+        half = float(1 << (CONV_ACCUM_BITS - 1))
+        if bound < half or (out.max(initial=0.0) < half and out.min(initial=0.0) >= -half):
+            return out  # no sum reached the 24-bit wrap (nor int32)
         return signed_clamp(cast_int32(out)).astype(np.float64)
 
     def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
