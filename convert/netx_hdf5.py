@@ -283,13 +283,22 @@ def _read_block_neurons(
     n = int(np.prod(shape))
     neurons = _read_neurons(layer, n, path, where)
     if "bias" in layer:
-        bias = _read_array(layer, "bias", path, where).astype(np.int64).reshape(-1)
-        if bias.size in (1, n):
+        raw = _read_array(layer, "bias", path, where).astype(np.int64)
+        bias = raw.reshape(-1)
+        if len(shape) == 1 and bias.size in (1, n):
             neurons.bias_mant = np.broadcast_to(bias, (n,)).copy()
-        elif len(shape) > 1 and bias.size == shape[-1]:
+        elif len(shape) > 1 and raw.ndim == 1 and bias.size == shape[-1]:
             neurons.bias_mant = np.tile(bias, n // shape[-1])  # (W, H, C) order: C fastest
+        elif len(shape) > 1 and raw.shape == tuple(shape):  # one per neuron, lava's order
+            neurons.bias_mant = bias.copy()
         else:
-            raise _fail(path, f"{where}/bias", f"{bias.size} values for {n} neurons of {shape}")
+            expected = f"{n} values" if len(shape) == 1 else f"{shape[-1]} (one per channel)"
+            raise _fail(
+                path,
+                f"{where}/bias",
+                f"shape {raw.shape} for neurons of shape {shape}: netx takes {expected}"
+                + ("" if len(shape) == 1 else f" or an array of shape {tuple(shape)}"),
+            )
     return neurons
 
 
@@ -301,6 +310,9 @@ class Upstream:
     shape: tuple[int, ...]
     message_bits: int = 0
     flatten_from: tuple[int, ...] | None = None
+    #: True while no layer has been built: the host's input itself (an input layer without
+    #: neurons only gives its shape; netx connects nothing through a flatten there)
+    host: bool = False
 
     @property
     def n(self) -> int:
@@ -308,8 +320,9 @@ class Upstream:
 
 
 def _flat_input(up: Upstream, path: Path, where: str) -> int:
-    """The input size of a dense layer: the layer before must be flat or flattened."""
-    if len(up.shape) > 1 and up.flatten_from is None and int(np.prod(up.shape[1:])) != 1:
+    """The input size of a dense layer: the layer before must be flat or flattened (the
+    host's input may have any shape: netx feeds the first layer's flat port)."""
+    if len(up.shape) > 1 and up.flatten_from is None and not up.host:
         raise _fail(
             path,
             where,
@@ -402,7 +415,7 @@ def _read_dense_rec(layer: h5py.Group, up: Upstream, path: Path, where: str) -> 
     except ValueError as exc:
         raise _fail(path, f"{where}/weight, {where}/weight_rec", str(exc)) from None
     neurons = _read_block_neurons(layer, (n,), path, where)
-    return Block(synapse=synapse, neurons=neurons)
+    return Block(synapse=_flattened(synapse, up), neurons=neurons)
 
 
 def _file_shape(layer: h5py.Group, path: Path, where: str) -> tuple[int, ...]:
@@ -474,6 +487,8 @@ def _read_conv(layer: h5py.Group, up: Upstream, path: Path, where: str) -> Block
             f"{shape[::-1]} (C, H, W) but the convolution of {up.shape[::-1]} gives "
             f"{synapse.output_shape[::-1]}",
         )
+    if "neuron" not in layer:  # netx's create_conv reads layer_config['neuron']
+        raise _fail(path, f"{where}/neuron", "missing (netx builds a conv layer with neurons)")
     neurons = _read_block_neurons(layer, shape, path, where)
     return Block(synapse=synapse, neurons=neurons, shape=shape)
 
@@ -586,16 +601,19 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
                 blocks.append(block)
                 up = Upstream(block.shape, block.neurons.message_bits)
             else:
-                up = Upstream(input_shape)
+                up = Upstream(input_shape, host=True)
         elif kind == Flattened.layer_type:
             if up is None:
                 raise _fail(path, where, "a flatten layer needs a layer before it")
             if up.flatten_from is not None:
                 raise _fail(path, where, "two flatten layers in a row")
-            up = replace(up, shape=(up.n,), flatten_from=up.shape)
+            if up.host:  # netx flattens only between two built layers (_create)
+                up = replace(up, shape=(up.n,))
+            else:
+                up = replace(up, shape=(up.n,), flatten_from=up.shape)
         elif kind in BLOCK_READERS:
             if up is None:
-                up = Upstream((_inferred_input(layer, path, where),))
+                up = Upstream((_inferred_input(layer, kind, path, where),), host=True)
             if input_shape is None and not blocks:
                 input_shape = up.shape
             block = BLOCK_READERS[kind](layer, up, path, where)
@@ -644,7 +662,7 @@ def _read_network(f: h5py.File, path: Path, input_channels: int | None) -> Netwo
 def _check_input_kind(block: Block, path: Path, where: str) -> None:
     """The neurons take what the synapse delivers: resonate-and-fire neurons the complex input
     of a ``weight/real`` + ``weight/imag`` layer, every other type a real one."""
-    delivers = getattr(block.synapse, "delivers", "real")
+    delivers = block.synapse.delivers
     wants = block.neurons.INPUT
     if delivers == wants:
         return
@@ -661,8 +679,15 @@ def _check_input_kind(block: Block, path: Path, where: str) -> None:
     raise _fail(path, f"{where}/neuron/type", msg)
 
 
-def _inferred_input(layer: h5py.Group, path: Path, where: str) -> int:
+def _inferred_input(layer: h5py.Group, kind: str, path: Path, where: str) -> int:
     """The input size of a file whose first layer is dense: its weight's columns."""
+    if kind == ConvSynapse.layer_type:
+        raise _fail(
+            path,
+            where,
+            "a conv layer first needs an 'input' layer giving its (C, H, W) shape (netx "
+            "cannot infer it either)",
+        )
     w = layer.get("weight")
     if isinstance(w, h5py.Group):  # weight/real + weight/imag
         w = w.get("real")
@@ -991,6 +1016,10 @@ def network_spec(network: Network, *, input_layer: bool = True) -> NetSpec:
         input_shape=tuple(network.input_shape[::-1]),
     )
     blocks = list(network.blocks)
+    if not input_layer and len(network.input_shape) > 1:
+        raise ValueError(
+            f"an input of shape {network.input_shape} needs the input layer that gives it"
+        )
     if blocks and isinstance(blocks[0].synapse, InputPort):
         first = blocks.pop(0)
         spec.input_neurons = _layer_spec(first, np.zeros((0, 0)), None)

@@ -59,8 +59,7 @@ def _load_array(path: Path) -> np.ndarray:
 def graded_input(network) -> bool:
     """True when the network's first layer takes graded values (an input layer's neurons, or
     a synapse with message bits), false for unary spikes."""
-    first = network.blocks[0].synapse if network.blocks else None
-    return bool(getattr(first, "message_bits", 0))
+    return bool(network.blocks and network.blocks[0].synapse.message_bits)
 
 
 def flatten_input(arr: np.ndarray, path: Path | str, shape: tuple[int, ...]) -> np.ndarray:
@@ -118,9 +117,17 @@ def check_spikes(
 
 
 def events_to_dense(
-    events: np.ndarray, path: Path | str, channels: int, timesteps: int | None = None
+    events: np.ndarray,
+    path: Path | str,
+    channels: int,
+    timesteps: int | None = None,
+    shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """Bin SLAYER ``xypt`` events into a ``(channels, T)`` 0/1 array (1 ms bins, OR binning)."""
+    """Bin SLAYER ``xypt`` events into a ``(channels, T)`` 0/1 array (1 ms bins, OR binning).
+
+    A flat network input takes SLAYER's channel-major order, ``(p * Y + y) * X + x``; an image
+    input of lava's shape ``(W, H, C)`` takes its own order, ``(x * H + y) * C + p`` (C
+    fastest, the order of lava's arrays), with x, y, p checked against it."""
     if events.ndim != 2 or events.shape[1] not in (3, 4) or events.shape[0] == 0:
         raise InputError(
             f"{path}: event array must be (E, 3) rows (x, p, t) or (E, 4) rows (x, y, p, t), "
@@ -136,6 +143,8 @@ def events_to_dense(
     t = np.round(events[:, -1]).astype(np.int64)
     if min(x.min(), y.min(), p.min(), t.min()) < 0:
         raise InputError(f"{path}: events must have non-negative x, y, p and t")
+    if shape is not None and len(shape) == 3:
+        return _image_events(x, y, p, t, path, tuple(shape), timesteps)
     n_p, n_y = int(p.max()) + 1, int(y.max()) + 1
     if channels % (n_p * n_y):
         raise InputError(
@@ -154,6 +163,24 @@ def events_to_dense(
     keep = t < t_steps
     dense = np.zeros((channels, t_steps), dtype=np.uint8)
     dense[((p * n_y + y) * n_x + x)[keep], t[keep]] = 1
+    return dense
+
+
+def _image_events(x, y, p, t, path, shape: tuple[int, ...], timesteps: int | None):
+    """Events of an image input ``(W, H, C)``: x < W, y < H, polarity p < C."""
+    w, h, c = shape
+    for name, values, size in (("x", x, w), ("y", y, h), ("p", p, c)):
+        if values.max() >= size:
+            raise InputError(
+                f"{path}: event {name}={values.max()} is outside the network's input "
+                f"(W, H, C) = {shape}"
+            )
+    t_steps = int(t.max()) + 1 if timesteps is None else timesteps
+    if w * h * c * t_steps > MAX_DENSE_INPUT_BYTES:
+        raise InputError(f"{path}: the binned input would exceed {MAX_DENSE_INPUT_BYTES} bytes")
+    keep = t < t_steps
+    dense = np.zeros((w * h * c, t_steps), dtype=np.uint8)
+    dense[((x * h + y) * c + p)[keep], t[keep]] = 1
     return dense
 
 
@@ -177,7 +204,7 @@ def load_spikes(
     if is_events:
         if channels is None:
             raise InputError(f"{path}: event input needs the network's channel count")
-        return events_to_dense(arr, path, channels, timesteps)
+        return events_to_dense(arr, path, channels, timesteps, shape)
     if shape is not None:
         arr = flatten_input(arr, path, shape)
     arr = check_spikes(arr, path, channels, graded)

@@ -59,19 +59,5 @@ def parameter_ranges(network: Network) -> list[dict]:
 
 
 def synapse_kind(synapse) -> str:
-    """The synapse in words for tables: its netx layer type, with a conv's geometry (kernel,
-    stride, padding, dilation, groups in (W, H) order) or the shape a flatten flattens."""
-    kind = synapse.layer_type
-    if kind == "flatten":
-        shape = "x".join(str(v) for v in synapse.source_shape)
-        return f"{synapse_kind(synapse.inner)} (flatten {shape})"
-    if kind == "conv":
-        (kw, kh), (sw, sh) = synapse.kernel, synapse.stride
-        (pw, ph), (dw, dh) = synapse.padding, synapse.dilation
-        text = f"conv {kw}x{kh} s{sw},{sh} p{pw},{ph}"
-        if (dw, dh) != (1, 1):
-            text += f" d{dw},{dh}"
-        if synapse.groups != 1:
-            text += f" g{synapse.groups}"
-        return text
-    return kind
+    """The synapse in words for tables: :meth:`Synapse.label`."""
+    return synapse.label()

@@ -62,7 +62,7 @@ def as_binary_spikes(spikes: np.ndarray) -> np.ndarray:
 def as_layer_input(block: Block, spikes: np.ndarray) -> np.ndarray:
     """The network's input as the first block takes it: unary spikes for a synapse without
     message bits, the values themselves (int64) for graded input or an input layer's port."""
-    if getattr(block.synapse, "message_bits", 0) == 0:
+    if block.synapse.message_bits == 0:
         return as_binary_spikes(spikes)
     return np.asarray(spikes).astype(np.int64, copy=False)
 

@@ -608,17 +608,30 @@ def _cuba_fields(rng: np.random.Generator, regime: str, n: int) -> dict:
     return {"i_decay": max(i_decay, 1), "v_decay": v_decay, "vth_mant": vth}
 
 
-def random_conv_spec(seed: int, regime: str = "normal") -> tuple[NetSpec, tuple[int, ...], bool]:
-    """A random conv network as netx fields: an image input (with CUBA input neurons or
-    without), one to three conv layers of random geometry, then (half the time) a flatten and a
-    dense layer. Returns the spec, lava's input shape (W, H, C) and whether the input layer
-    has neurons (graded input to a_in) or takes unary spikes."""
+def _sdnn_fields(rng: np.random.Generator, regime: str, n: int) -> dict:
+    """A sigma-delta group as netx fields: vThMant (0 lets every change through), and, for
+    the read-out, sometimes ``sigma_output``."""
+    vth = int(rng.choice([0, 1, int(rng.integers(1, 40))]))
+    return {"vth_mant": vth, "neuron_type": "SDNN", "neuron_fields": {"vThMant": vth}}
+
+
+def random_conv_spec(
+    seed: int, regime: str = "normal", family: str = "cuba"
+) -> tuple[NetSpec, tuple[int, ...], bool]:
+    """A random conv network as netx fields: an image input (with input neurons or without),
+    one to three conv layers of random geometry, then (half the time) a flatten and a dense
+    layer. ``family``: ``cuba`` (CUBA neurons) or ``sdnn`` (sigma-delta: a Delta input
+    encoder, SigmaDelta layers with graded 16-bit payloads, sometimes a Sigma read-out).
+    Returns the spec, lava's input shape (W, H, C) and whether the first layer takes graded
+    values (input neurons' a_in) rather than unary spikes."""
     rng = np.random.default_rng(seed)
     w, h, c = int(rng.integers(3, 13)), int(rng.integers(3, 13)), int(rng.integers(1, 5))
-    with_neurons = bool(rng.random() < 0.6)
+    sdnn = family == "sdnn"
+    fields = _sdnn_fields if sdnn else _cuba_fields
+    with_neurons = sdnn or bool(rng.random() < 0.6)
     spec = NetSpec(n_in=w * h * c, input_shape=(c, h, w), input_layer=True)
     if with_neurons:
-        spec.input_neurons = LayerSpec(weight=np.zeros((0, 0)), **_cuba_fields(rng, regime, 0))
+        spec.input_neurons = LayerSpec(weight=np.zeros((0, 0)), **fields(rng, regime, 0))
         spec.input_transform = {
             "weight": int(rng.integers(1, 100)),
             "bias": int(rng.integers(-20, 40)),
@@ -643,7 +656,7 @@ def random_conv_spec(seed: int, regime: str = "normal") -> tuple[NetSpec, tuple[
                 kind="conv",
                 shape=out[::-1],
                 conv={key: g[key] for key in ("stride", "padding", "dilation", "groups")},
-                **_cuba_fields(rng, regime, int(np.prod(out))),
+                **fields(rng, regime, int(np.prod(out))),
             )
         )
         shape = out
@@ -656,9 +669,12 @@ def random_conv_spec(seed: int, regime: str = "normal") -> tuple[NetSpec, tuple[
             LayerSpec(
                 weight=2 * rng.integers(-64, 64, size=(n, n_in)) + (rng.random((n, n_in)) < 0.01),
                 flatten_from=shape[::-1],
-                **_cuba_fields(rng, regime, n),
+                **fields(rng, regime, n),
             )
         )
+        if sdnn and rng.random() < 0.5:  # netx's Sigma decoder as the read-out
+            spec.layers[-1].neuron_extra = {"sigma_output": True}
+            spec.layers[-1].bias = None  # lava's Sigma takes no bias
     return spec, (w, h, c), with_neurons
 
 

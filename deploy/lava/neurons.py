@@ -141,6 +141,10 @@ def process_entry(lava, process: object) -> LavaNeuron | None:
         cls = getattr(lava, entry.process, None)
         if cls is not None and type(process) is cls:
             return entry
+    for entry in LAVA_PROCESSES.values():  # a subclass: netx's LIFReset is a LIF
+        cls = getattr(lava, entry.process, None)
+        if cls is not None and isinstance(process, cls):
+            return entry
     return None
 
 

@@ -37,8 +37,24 @@ class Feedback(Protocol):
 class Synapse(Protocol):
     """The operations every synapse class provides (shapes are flat neuron counts)."""
 
-    #: the layer type it is in netx files (``layer/<i>/type``)
+    #: the layer type it is in netx files (``layer/<i>/type``; ranvier's IR names where the
+    #: file's type alone does not say: ``dense_complex`` for ``weight/real`` + ``weight/imag``,
+    #: ``flatten`` for a dense layer behind a flatten)
     layer_type: str
+    #: what it delivers to its neurons: ``"real"`` integers, or ``"complex"`` (real and
+    #: imaginary parts for resonate-and-fire), matched against ``NeuronGroup.INPUT``
+    delivers: str
+
+    @property
+    def message_bits(self) -> int:
+        """Bits of the messages it takes: 0 for unary spikes (any non-zero value is one
+        spike), more for graded payloads that multiply its weights (netx's
+        ``input_message_bits``, the layer before's ``NeuronGroup.message_bits``)."""
+        ...
+
+    def label(self) -> str:
+        """The synapse in words for tables (``ranvier inspect``): its kind and geometry."""
+        ...
 
     @property
     def n_in(self) -> int:
@@ -101,7 +117,8 @@ class Synapse(Protocol):
 
     def synaptic_input(self, spikes: np.ndarray, method: str = "auto") -> np.ndarray:
         """The input arriving at each neuron at each step from the layer before, time-major
-        ``(T, N, n_out)`` float64 holding integers, from binary spikes ``(N, n_in, T)``."""
+        ``(T, N, n_out)`` float64 holding integers (complex128 for ``delivers == "complex"``),
+        from spikes or graded payloads ``(N, n_in, T)``."""
         ...
 
     def delay_histogram(self) -> np.ndarray:

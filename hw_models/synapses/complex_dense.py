@@ -81,6 +81,13 @@ class ComplexDenseSynapse:
         return (self.real, self.imag)
 
     @property
+    def message_bits(self) -> int:
+        return self.real.message_bits
+
+    def label(self) -> str:
+        return "dense (weight/real, weight/imag)"
+
+    @property
     def n_in(self) -> int:
         return self.real.n_in
 

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..fixed_point import INT32_LIMIT
+from ..fixed_point import INT32_LIMIT, MAX_WEIGHT_BITS
 
 #: lava's conv buffer: ``signed_clamp(x, bits=24)`` (proc/conv/utils.py).
 CONV_ACCUM_BITS = 24
@@ -76,6 +76,7 @@ class ConvSynapse:
     """
 
     layer_type: ClassVar[str] = "conv"
+    delivers: ClassVar[str] = "real"
 
     weight: np.ndarray
     input_shape: tuple[int, int, int]
@@ -172,6 +173,15 @@ class ConvSynapse:
     @property
     def parts(self) -> tuple[ConvSynapse, ...]:
         return (self,)
+
+    def label(self) -> str:
+        """``conv KWxKH sSW,SH pPW,PH [dDW,DH] [gG]``, lava's (W, H) order."""
+        (kw, kh), (sw, sh) = self.kernel, self.stride
+        (pw, ph), (dw, dh) = self.padding, self.dilation
+        text = f"conv {kw}x{kh} s{sw},{sh} p{pw},{ph}"
+        if (dw, dh) != (1, 1):
+            text += f" d{dw},{dh}"
+        return text + (f" g{self.groups}" if self.groups != 1 else "")
 
     @property
     def max_delay(self) -> int:
@@ -310,7 +320,8 @@ class ConvSynapse:
     # --- checks and descriptions ---------------------------------------------------------
     def violations(self, name: str) -> list[str]:
         out: list[str] = []
-        if self.weight.size and (self.weight.min() < -256 or self.weight.max() > 255):
+        lo, hi = -(1 << MAX_WEIGHT_BITS), (1 << MAX_WEIGHT_BITS) - 1  # 8 bits and a sign
+        if self.weight.size and (self.weight.min() < lo or self.weight.max() > hi):
             lo, hi = int(self.weight.min()), int(self.weight.max())
             out.append(f"{name}: conv weights {lo}..{hi} exceed 8 bits plus sign")
         return out
@@ -360,21 +371,23 @@ def geometry_problem(
     groups: int,
 ) -> str | None:
     """Why a conv geometry cannot run (lava's Conv would refuse it or produce no output), or
-    None. All pairs in (W, H) order, the weight in lava's layout."""
+    None. All pairs in (W, H) order, the weight in lava's layout; the message gives pairs in
+    the file's (H, W) order."""
     if len(input_shape) != 3:
         return f"the input shape {tuple(input_shape)} is not (W, H, C)"
-    if min(stride) < 1:
-        return f"stride {stride} must be >= 1"
-    if min(dilation) < 1:
-        return f"dilation {dilation} must be >= 1"
-    if min(padding) < 0:
-        return f"padding {padding} must be >= 0"
+    for name, pair, low in (
+        ("stride", stride, 1),
+        ("dilation", dilation, 1),
+        ("padding", padding, 0),
+    ):
+        if min(pair) < low:
+            return f"{name} {tuple(pair[::-1])} (H, W) must be >= {low}"
     if groups < 1:
         return f"groups {groups} must be >= 1"
     c_out, kw, kh, cg = weight_shape
     c_in = input_shape[2]
     if c_in % groups or c_out % groups:
-        return f"groups={groups} divides neither the {c_in} input nor the {c_out} output channels"
+        return f"groups={groups} must divide both the {c_in} input and the {c_out} output channels"
     if cg != c_in // groups:
         return f"the kernel takes {cg} channels per group, the input gives {c_in // groups}"
     for axis, (size, k, s, p, d) in enumerate(
@@ -383,7 +396,7 @@ def geometry_problem(
         if conv_output_size(size, k, s, p, d) < 1:
             return (
                 f"the kernel ({'WH'[axis]} extent {d * (k - 1) + 1}) is larger than the padded "
-                f"input ({size + 2 * p})"
+                f"input ({'WH'[axis]} {size + 2 * p})"
             )
     return None
 

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..fixed_point import (
+    INT32_LIMIT,
     MAX_DELAY,
     MAX_WEIGHT_BITS,
     SignMode,
@@ -47,6 +48,7 @@ class DenseSynapse:
     """
 
     layer_type: ClassVar[str] = "dense"
+    delivers: ClassVar[str] = "real"
 
     weight: np.ndarray
     weight_exp: int = 0
@@ -87,6 +89,9 @@ class DenseSynapse:
     @property
     def parts(self) -> tuple[DenseSynapse, ...]:
         return (self,)
+
+    def label(self) -> str:
+        return self.layer_type
 
     @property
     def n_out(self) -> int:
@@ -212,24 +217,60 @@ class DenseSynapse:
 
 
 def _input_exact(synapse: DenseSynapse, x_tm: np.ndarray) -> np.ndarray:
-    """lava's arithmetic step by step in int64: per step and delay slot the sum of the
-    effective weights times the inputs, wrapped to int32 (lava's int32 products and sums),
-    shifted by ``weight_exp`` (floor), and the slots' contributions summed into the int32
-    buffer. Used where a slot sum may leave int32 and a negative exponent makes the wrap
-    matter before the shift (large graded payloads). Returns float64 holding integers."""
-    t_steps, n, _ = x_tm.shape
+    """lava's arithmetic in int64, in lava's order, for graded input large enough that the
+    order matters (a negative exponent shifts after the wraps):
+
+    - Dense (no delays, ``PyDenseModelBitAcc``): ``weights.dot(s_in)`` on int32, i.e. the
+      step's sum wrapped to int32, then shifted;
+    - DelayDense (``PyDelayDenseModelBitAcc.calc_act``): each product ``w * x`` on int32
+      (wrapped), summed per delay slot by ``np.sum`` in int64 (not wrapped), shifted, then
+      added into the int32 buffer (wrapped).
+
+    Returns float64 holding integers, time-major ``(T, N, n_out)``."""
+    t_steps, n, n_in = x_tm.shape
     w = synapse.effective_weight
-    x = x_tm.astype(np.int64).reshape(t_steps * n, -1)
+    x = x_tm.astype(np.int64).reshape(t_steps * n, n_in)
     out = np.zeros((t_steps, n, synapse.n_out), dtype=np.int64)
-    delays = np.zeros_like(w) if synapse.delay is None else synapse.delay
+    if synapse.delay is None:
+        if t_steps > 1:
+            acc = wrap_int32(x[: (t_steps - 1) * n] @ w.T)
+            out[1:] = shift_activation(acc, synapse.weight_exp).reshape(t_steps - 1, n, -1)
+        return wrap_int32(out).astype(np.float64)
+    delays = synapse.delay
+    products_wrap = float(np.abs(w).max(initial=0)) * float(np.abs(x).max(initial=0)) >= 2**31
     for d in np.unique(delays[w != 0]) if w.any() else []:
         d = int(d)
         if d + 1 >= t_steps:
             continue
         usable = t_steps - 1 - d
-        acc = wrap_int32(x[: usable * n] @ np.where(delays == d, w, 0).T)
+        w_d = np.where(delays == d, w, 0)
+        rows = x[: usable * n]
+        if products_wrap:  # one input at a time: wrap every product as lava's int32 does
+            acc = np.zeros((rows.shape[0], synapse.n_out), dtype=np.int64)
+            for i in np.flatnonzero(w_d.any(axis=0)):
+                acc += wrap_int32(rows[:, i : i + 1] * w_d[:, i])
+        else:
+            acc = rows @ w_d.T
         out[1 + d :] += shift_activation(acc, synapse.weight_exp).reshape(usable, n, -1)
     return wrap_int32(out).astype(np.float64)
+
+
+def _needs_exact(synapse: DenseSynapse, x_tm: np.ndarray) -> bool:
+    """Where graded input makes lava's order matter: a negative exponent (the shift floors
+    after the wraps) and a step's sum (Dense) or one product (DelayDense) that may leave
+    int32, or sums beyond float64's exact integers."""
+    if not x_tm.size or synapse.message_bits == 0:
+        return False
+    peak = float(max(x_tm.max(), -x_tm.min()))
+    w = np.abs(synapse.effective_weight)
+    per_row = float(w.sum(axis=1).max(initial=0)) * peak
+    if per_row >= 2**53:
+        return True
+    if synapse.weight_exp >= 0:
+        return False  # shifts left commute with the int32 wraps (both mod 2**32)
+    if synapse.delay is None:
+        return per_row >= INT32_LIMIT
+    return float(w.max(initial=0)) * peak >= INT32_LIMIT
 
 
 def _input_per_delay(synapse: DenseSynapse, x_tm: np.ndarray, linear: bool) -> np.ndarray:
@@ -394,12 +435,14 @@ def synaptic_input(
     x_tm = np.ascontiguousarray(spikes.transpose(2, 0, 1))
     if synapse.message_bits == 0 and x_tm.dtype not in (np.bool_, np.uint8):
         x_tm = (x_tm != 0).astype(np.uint8)  # unary: any non-zero value is one spike
-    if _may_leave_int32(synapse, x_tm) and synapse.weight_exp < 0:
+    if _needs_exact(synapse, x_tm):
         return _input_exact(synapse, x_tm)
     linear = synapse.values_are_integers
     delays = synapse.delay
     several = delays is not None and np.unique(delays[synapse.effective_weight != 0]).size > 1
-    use_dft = method == "dft" or (method == "auto" and several and x_tm.shape[0] > 1)
+    # graded payloads: the exact per-delay path (the DFT's rounding check assumes small sums)
+    auto_dft = method == "auto" and several and x_tm.shape[0] > 1 and synapse.message_bits == 0
+    use_dft = method == "dft" or auto_dft
     out = None
     if linear and use_dft:
         t_steps = x_tm.shape[0]
@@ -411,19 +454,9 @@ def synaptic_input(
         out = _input_dft(synapse, x_tm, plan=plan)
     if out is None:
         out = _input_per_delay(synapse, x_tm, linear)
-    if out.size and max(out.max(), -out.min()) >= 1 << 31:
+    if out.size and max(out.max(), -out.min()) >= INT32_LIMIT:
         out = wrap_int32(out.astype(np.int64)).astype(np.float64)
     return out
-
-
-def _may_leave_int32(synapse: DenseSynapse, x_tm: np.ndarray) -> bool:
-    """True when some step's sum of effective weights times inputs may reach 2**31 (where
-    lava's int32 sum wraps before the exponent's shift)."""
-    if not x_tm.size:
-        return False
-    peak = float(np.abs(x_tm).max())
-    per_row = float(np.abs(synapse.effective_weight).sum(axis=1).max(initial=0))
-    return per_row * peak >= 1 << 31
 
 
 class InputStream:

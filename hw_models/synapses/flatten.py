@@ -57,6 +57,10 @@ class Flattened:
     def n_out(self) -> int:
         return self.inner.n_out
 
+    def label(self) -> str:
+        shape = "x".join(str(v) for v in self.source_shape)
+        return f"{self.inner.label()} (flatten {shape})"
+
     def fan_out(self) -> np.ndarray:
         out = np.empty(self.order.size, dtype=np.int64)
         out[self.order] = self.inner.fan_out()

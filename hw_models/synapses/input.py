@@ -22,6 +22,7 @@ class InputPort:
     """``n`` values per step passed to ``n`` neurons unchanged, in the same step."""
 
     layer_type: ClassVar[str] = "input"
+    delivers: ClassVar[str] = "real"
 
     n: int
 
@@ -41,6 +42,9 @@ class InputPort:
     @property
     def parts(self) -> tuple:
         return ()
+
+    def label(self) -> str:
+        return self.layer_type
 
     @property
     def max_delay(self) -> int:

@@ -33,6 +33,7 @@ class RecurrentDenseSynapse:
     ``recurrent`` ``(n_out, n_out)`` onto the same neurons (netx ``dense_rec``)."""
 
     layer_type: ClassVar[str] = "dense_rec"
+    delivers: ClassVar[str] = "real"
 
     forward: DenseSynapse
     recurrent: DenseSynapse
@@ -86,6 +87,13 @@ class RecurrentDenseSynapse:
         )
 
     # --- the protocol ------------------------------------------------------------------------
+    @property
+    def message_bits(self) -> int:
+        return self.forward.message_bits
+
+    def label(self) -> str:
+        return self.layer_type
+
     @property
     def parts(self) -> tuple[DenseSynapse, ...]:
         return (self.forward, self.recurrent)

@@ -133,6 +133,14 @@ def run(
         graded=graded_input(network),
     )
     reset = None if reset_interval is None else (reset_interval, reset_offset)
+    if reset is not None:
+        for block in network.blocks:
+            if block.neurons.NETX_RESET is None:
+                die(
+                    f"--reset-interval: {net}: {block.name} has {block.neurons.neuron_type} "
+                    "neurons, which netx cannot build with a reset (it resets CUBA layers)",
+                    2,
+                )
     probes = parse_layers(record, len(network.blocks)) if save_membrane is not None else []
     label_values = None
     if labels is not None:

@@ -70,7 +70,11 @@ def _replace(f, key, value):
         (lambda f: _replace(f, "layer/1/weight", np.ones((24, 3, 9, 9))), "layer/1/shape", "gives"),
         (lambda f: _replace(f, "layer/2/weight", np.ones((36, 24, 40, 3))), "layer/2", "larger"),
         (lambda f: _replace(f, "layer/2/groups", 5), "layer/2", "groups=5"),
-        (lambda f: _replace(f, "layer/1/stride", np.array([0, 2])), "layer/1", "stride"),
+        (
+            lambda f: _replace(f, "layer/1/stride", np.array([0, 2])),
+            "layer/1",
+            "stride (0, 2) (H, W)",
+        ),
         (lambda f: _replace(f, "layer/6/type", [b"dense"]), "layer/6", "flatten"),
         (lambda f: _replace(f, "layer/1/shape", np.array([24, 32, 98])), "layer/1/shape", "gives"),
         (lambda f: _replace(f, "layer/3/weight", np.ones((48, 36, 3))), "layer/3/weight", "kH"),
@@ -151,3 +155,42 @@ def test_unknown_sdnn_activation_fails_on_one_line(tmp_path):
         read_netx(path)
     msg = str(exc.value)
     assert "\n" not in msg and "layer/2/neuron/activation" in msg and "sigmoid" in msg, msg
+
+
+def test_events_fill_an_image_input_in_lavas_order(tmp_path):
+    """SLAYER xypt events into an image network: pixel (x, y), polarity p lands on the input
+    neuron (x, y, p) of lava's (W, H, C) array; events beyond the shape exit 2."""
+    from ranvier.deploy.inputs import InputError, load_spikes
+
+    shape = (16, 16, 3)  # the tiny net's input
+    events = np.array([[3, 5, 2, 0], [15, 0, 1, 4], [0, 15, 0, 7]], dtype=np.float64)
+    np.save(tmp_path / "e.events.npy", events)
+    dense = load_spikes(tmp_path / "e.events.npy", int(np.prod(shape)), shape=shape)
+    image = dense.reshape(*shape, -1)
+    assert image[3, 5, 2, 0] == 1 and image[15, 0, 1, 4] == 1 and image[0, 15, 0, 7] == 1
+    assert int(dense.sum()) == 3
+    np.save(tmp_path / "bad.events.npy", np.array([[3, 16, 0, 0]], dtype=np.float64))
+    with pytest.raises(InputError, match=r"y=16 is outside the network's input"):
+        load_spikes(tmp_path / "bad.events.npy", int(np.prod(shape)), shape=shape)
+
+
+def test_input_shape_only_layer_then_flatten_feeds_the_dense_flat(tmp_path):
+    """netx flattens only between two built layers: after an input layer without neurons the
+    host's input goes to the dense layer's columns as it is (hdf5.py _create)."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "f.net"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("layer/0/type", data=[b"input"])
+        f["layer/0/shape"] = np.array([2, 3, 4])
+        f.create_dataset("layer/1/type", data=[b"flatten"])
+        f.create_dataset("layer/2/type", data=[b"dense"])
+        f["layer/2/shape"] = np.array([5])
+        f["layer/2/weight"] = (2 * rng.integers(-60, 60, size=(5, 24))).astype(np.float32)
+        for key, value in (("iDecay", 1024), ("vDecay", 128), ("vThMant", 40)):
+            f[f"layer/2/neuron/{key}"] = value
+        f.create_dataset("layer/2/neuron/type", data=[b"CUBA"])
+    net = read_netx(path)
+    assert net.input_shape == (24,)
+    assert not isinstance(net.blocks[0].synapse, Flattened)
+    write_netx(net, tmp_path / "g.net")
+    assert read_netx(tmp_path / "g.net").same_as(net)

@@ -8,7 +8,8 @@ Two sweeps (lava reference environment, ``make equivalence``):
    (kernel 1..5, stride 1..3, padding 0..2, dilation 1..2, groups), unary and graded inputs,
    weights and payloads large enough to wrap: ``RANVIER_CONV_CASES`` cases (default 400).
 2. Whole random networks (testing/random_netx.py ``random_conv_spec``: image input with or
-   without CUBA input neurons, one to three convs, optionally flatten + dense) written as netx
+   without CUBA input neurons, or sigma-delta networks (Delta input, graded payloads into
+   conv and dense, Sigma read-outs); one to three convs, optionally flatten + dense) written as netx
    files and run by lava-dl's netx under lava-nc's fixed_pt models and by ranvier, every
    layer compared: ``RANVIER_CONV_NETS`` networks (default 24; each lava build costs seconds).
 
@@ -109,12 +110,20 @@ def test_conv_function_sweep():
 
 def test_random_conv_networks():
     rng = np.random.default_rng(7)
-    stats = {"networks": 0, "layers": 0, "entries": 0, "nonzero": 0, "mismatches": 0}
+    stats = {
+        "networks": 0,
+        "layers": 0,
+        "entries": 0,
+        "nonzero": 0,
+        "mismatches": 0,
+        "graded_conv_layers": 0,
+    }
     regimes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(N_NETS):
             regime = CONV_REGIMES[i % len(CONV_REGIMES)]
-            spec, shape, graded = random_conv_spec(1000 + i, regime)
+            family = "sdnn" if i % 3 == 2 else "cuba"  # graded payloads into conv and dense
+            spec, shape, graded = random_conv_spec(1000 + i, regime, family)
             path = Path(tmp) / f"conv_{i}.net"
             write_spec(spec, path)
             network = read_netx(path)
@@ -129,7 +138,11 @@ def test_random_conv_networks():
                 stats["nonzero"] += int(np.count_nonzero(ref))
                 stats["layers"] += 1
             stats["networks"] += 1
-            regimes[regime] = regimes.get(regime, 0) + 1
+            regimes[f"{family}/{regime}"] = regimes.get(f"{family}/{regime}", 0) + 1
+            for block in network.blocks:
+                if block.synapse.layer_type == "conv" and block.synapse.message_bits:
+                    stats["graded_conv_layers"] += 1
     print(f"\nrandom conv networks: {stats} regimes {regimes}")
     assert stats["mismatches"] == 0, stats
     assert stats["nonzero"] > 0
+    assert stats["graded_conv_layers"] > 0
