@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from one_line import as_from_a_terminal
 from ranvier.convert import OutputPathError
 from ranvier.deploy.report import PLOTS, load_report
 from typer.testing import CliRunner
@@ -330,6 +331,7 @@ def test_a_killed_run_leaves_the_old_report(old_and_new, small_net, small_input,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 60

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from one_line import one_line
+from one_line import as_from_a_terminal, one_line
 from ranvier.convert import OutputPathError
 from ranvier.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ranvier.train.config import ModelConfig
@@ -213,6 +213,7 @@ def test_ctrl_c_during_training_exits_130_and_frees_the_directory(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 120
