@@ -8,7 +8,7 @@ and a sink on every layer). Inputs are the files' own where lava-dl ships them (
 frame, the tiny net's input image), else seeded random ones. Zero differing entries on every
 layer (spikes, and graded payloads for sigma-delta layers) is the only pass.
 
-``RANVIER_NETX_STEPS`` sets the steps per run (default 12; PilotNet on lava costs ~8 s per
+``RANVIER_NETX_STEPS`` sets the steps per run (default 10; PilotNet on lava costs ~8 s per
 step on 2 cores); a summary line per file is printed.
 """
 
@@ -29,7 +29,7 @@ if not lava_backend.lava_available():  # pragma: no cover - depends on the envir
     pytest.skip("lava-nc/lava-dl not installed: run `make equivalence`", allow_module_level=True)
 
 DATA = Path(__file__).parent / "data"
-STEPS = int(os.environ.get("RANVIER_NETX_STEPS", "12"))
+STEPS = int(os.environ.get("RANVIER_NETX_STEPS", "10"))
 
 
 def _image_input(network, image: np.ndarray, steps: int) -> np.ndarray:
