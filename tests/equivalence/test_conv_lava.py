@@ -11,7 +11,7 @@ Two sweeps (lava reference environment, ``make equivalence``):
    without CUBA input neurons, or sigma-delta networks (Delta input, graded payloads into
    conv and dense, Sigma read-outs); one to three convs, optionally flatten + dense) written as netx
    files and run by lava-dl's netx under lava-nc's fixed_pt models and by ranvier, every
-   layer compared: ``RANVIER_CONV_NETS`` networks (default 24; each lava build costs seconds).
+   layer compared: ``RANVIER_CONV_NETS`` networks (default 16; each lava build costs seconds).
 
 Zero differing entries is the only pass; a summary line per sweep is printed.
 """
@@ -41,7 +41,7 @@ if not lava_backend.lava_available():  # pragma: no cover - depends on the envir
     pytest.skip("lava-nc/lava-dl not installed: run `make equivalence`", allow_module_level=True)
 
 N_CASES = int(os.environ.get("RANVIER_CONV_CASES", "400"))
-N_NETS = int(os.environ.get("RANVIER_CONV_NETS", "24"))
+N_NETS = int(os.environ.get("RANVIER_CONV_NETS", "16"))
 
 
 def _random_geometry(rng: np.random.Generator):

@@ -4,7 +4,7 @@ Each case: a RingBuffer source of int32 payloads (up to 2**30, so sums and produ
 int32) -> lava-nc ``Dense`` or ``DelayDense`` (bit-accurate, ``num_message_bits=24``, the
 mantissas, bits and exponent netx derives from the file weights) -> a sink on ``a_out``.
 Column t of the sink is what the synapse delivers to its neurons at step t, which is
-``DenseSynapse.synaptic_input``'s row t. ``RANVIER_GRADED_CASES`` cases (default 30); zero
+``DenseSynapse.synaptic_input``'s row t. ``RANVIER_GRADED_CASES`` cases (default 20); zero
 differing entries is the only pass.
 """
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.equivalence
 if not lava_backend.lava_available():  # pragma: no cover - depends on the environment
     pytest.skip("lava-nc/lava-dl not installed: run `make equivalence`", allow_module_level=True)
 
-N_CASES = int(os.environ.get("RANVIER_GRADED_CASES", "30"))
+N_CASES = int(os.environ.get("RANVIER_GRADED_CASES", "20"))
 
 
 def _run_lava(syn: DenseSynapse, x: np.ndarray) -> np.ndarray:

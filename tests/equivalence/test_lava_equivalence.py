@@ -4,7 +4,7 @@ Runs only in the lava reference environment (``make equivalence``; ``make test``
 .venv-lava exists). Each case is a netx file: the same file goes through ``ranvier`` (read_netx
 + simulate) and through lava-dl netx + lava-nc ``Loihi2SimCfg(select_tag='fixed_pt')`` with
 RingBuffer source and sinks (deploy/lava/, docs/lava_backend.md). Zero mismatching spike bins
-is the only pass. The sweep size is ``RANVIER_EQ_CASES`` (default 300); a summary line with
+is the only pass. The sweep size is ``RANVIER_EQ_CASES`` (default 200 in CI); a summary line with
 the case, layer and spike counts is printed and written to ``tests/equivalence/last_run.json``.
 """
 
@@ -31,7 +31,7 @@ if not lava_backend.lava_available():  # pragma: no cover - depends on the envir
 
 HERE = Path(__file__).parent
 INTEL = HERE / "data"
-N_CASES = int(os.environ.get("RANVIER_EQ_CASES", "300"))
+N_CASES = int(os.environ.get("RANVIER_EQ_CASES", "200"))
 SUMMARY: dict[str, dict] = {}
 
 
