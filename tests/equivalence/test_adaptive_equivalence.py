@@ -9,8 +9,9 @@ docs/lava_backend.md): netx builds the synapses as for CUBA, ALIF layers run on 
 mismatching spike bins on every layer is the only pass; membrane traces (v for CUBA and ALIF,
 u for ADLIF, at the end of each step) must agree entry for entry where they are compared.
 
-The sweep size is ``RANVIER_ADAPTIVE_CASES`` per neuron type (default 100 in CI; 150 and more by hand). A summary line
-per type is printed (``-s``) and written to ``tests/equivalence/last_run_adaptive.json``.
+The sweep size is ``RANVIER_ADAPTIVE_CASES`` per neuron type (default 100 in CI; 150 and
+more by hand). A summary line per type is printed (``-s``) and written to
+``tests/equivalence/last_run_adaptive.json``.
 """
 
 from __future__ import annotations
