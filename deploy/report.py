@@ -86,7 +86,7 @@ def build_report(
                 "neuron_parameters": neuron_parameters(block.neurons),
             }
         )
-    step_s = profile.step_s
+    step_s = energy.step_s  # the profile's, or its step-time model's for this run
     report = {
         "schema_version": SCHEMA_VERSION,
         "network": network_path,
@@ -95,6 +95,8 @@ def build_report(
             "name": profile.name,
             "costs": profile.costs(),
             "step_s": step_s,
+            "static_chip_w": profile.static_chip_w,
+            "static_core_step_j": energy.static_core_step_j,
             "estimated": list(profile.estimated),
             "source": profile.source,
         },
@@ -110,7 +112,9 @@ def build_report(
             "energy_per_sample_j": energy.per_sample_j,
             "energy_by_operation_j": dict(energy.by_operation),
             "latency_s": t * step_s if step_s else None,
+            "idle_static_j": energy.idle_static_j,
             "cores": energy.resources.cores,
+            "chips": energy.resources.chips,
         },
         "metrics": compute_metrics(network, result),
         "resources": energy.resources.as_dict(),

@@ -28,6 +28,8 @@ ACT_SHIFT = 6
 NETX_BIAS_EXP = 6
 #: Loihi 2 synaptic delays are 6-bit; netx clamps to 62, DelayDense refuses > 63.
 MAX_DELAY = 62
+#: Bits a stored synaptic delay takes: delays 0..MAX_DELAY need 6 bits.
+DELAY_BITS = MAX_DELAY.bit_length()
 #: 2**31: the first value beyond lava's int32 registers and ports.
 INT32_LIMIT = 1 << 31
 #: Synaptic weights are at most 8 bits (plus sign in MIXED mode).

@@ -40,7 +40,8 @@ from .data import HSD_UNITS, dataset_shape, known_datasets
 DELAY_MODES = ("none", "interp", "dcls")
 DELAY_INITS = ("zero", "uniform")
 GRADIENTS = ("bptt", "eventprop")
-#: The largest hidden layer: one Loihi 2 chip's neurons (128 cores x 8192).
+#: The largest hidden layer: one Loihi 2 chip's neurons (128 cores x 4095 neurons, the
+#: compiler's per-core budget: docs/energy.md, "Resources").
 MAX_LAYER_NEURONS = LOIHI2_LIMITS.cores_per_chip * LOIHI2_LIMITS.neurons_per_core
 #: Upper bounds of the counts (generous; they catch typos such as ``epochs = 1e9``).
 MAX_EPOCHS = 100_000

@@ -1,6 +1,6 @@
 """Synapse classes: the :class:`~.base.Synapse` protocol and its implementations."""
 
-from .base import Feedback, Synapse
+from .base import Feedback, Synapse, SynapseStorage
 from .complex_dense import ComplexDenseSynapse
 from .conv import ConvSynapse
 from .dense import DenseSynapse, InputStream, synaptic_input
@@ -19,6 +19,7 @@ __all__ = [
     "RecurrentDenseSynapse",
     "RecurrentInput",
     "Synapse",
+    "SynapseStorage",
     "flatten_order",
     "synaptic_input",
 ]

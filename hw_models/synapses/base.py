@@ -11,7 +11,8 @@ layer's own neurons back onto them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +32,26 @@ class Feedback(Protocol):
     def send(self, fired: np.ndarray) -> None:
         """The layer's spikes ``(N, n_out)`` of the current step; the next step begins."""
         ...
+
+
+@dataclass(frozen=True)
+class SynapseStorage:
+    """How a synapse sits in Loihi 2's synapse memory: what the core estimate
+    (``hw_models/resources.py``, docs/energy.md "Resources") needs to know of it.
+
+    ``layout``: ``"dense"``, one synapse list per input axon over the neurons of the core
+    (every core of the layer receives every input axon and holds a slice of its neurons);
+    ``"conv"``, one list per (input channel, kernel tap) over ``list_length`` output channels,
+    shared by every position (the layer is tiled over its columns); ``"none"``, no synapses
+    (input neurons). ``lists`` holds one ``(count, weight_bits, delay_bits)`` per stored part
+    (a recurrent layer: its input's lists and its own neurons' lists). ``axons_in``: input
+    axons per core.
+    """
+
+    layout: Literal["dense", "conv", "none"]
+    axons_in: int
+    lists: tuple[tuple[int, int, int], ...] = ()
+    list_length: int | None = None
 
 
 @runtime_checkable
@@ -123,6 +144,10 @@ class Synapse(Protocol):
 
     def delay_histogram(self) -> np.ndarray:
         """Stored synapses per delay value, ``(max_delay + 1,)``."""
+        ...
+
+    def storage(self) -> SynapseStorage:
+        """How its synapses occupy synapse memory (the core estimate's input)."""
         ...
 
     def violations(self, name: str) -> list[str]:

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .base import SynapseStorage
 from .dense import DenseSynapse
 
 
@@ -147,6 +148,12 @@ class ComplexDenseSynapse:
     def delay_histogram(self) -> np.ndarray:
         """Stored synapses per delay value: one bin (delay 0), both parts."""
         return np.array([self.synapse_count])
+
+    def storage(self) -> SynapseStorage:
+        """Two dense lists per input axon (real and imaginary), each with its own weight
+        bits."""
+        n = self.real.n_in
+        return SynapseStorage("dense", n, (self.real.storage_lists(n), self.imag.storage_lists(n)))
 
     def violations(self, name: str) -> list[str]:
         """Both parts' checks, each named by its weight matrix."""

@@ -31,7 +31,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..fixed_point import INT32_LIMIT, MAX_WEIGHT_BITS
+from ..fixed_point import INT32_LIMIT, MAX_WEIGHT_BITS, netx_optimize_weight_bits
+from .base import SynapseStorage
 
 #: lava's conv buffer: ``signed_clamp(x, bits=24)`` (proc/conv/utils.py).
 CONV_ACCUM_BITS = 24
@@ -235,6 +236,24 @@ class ConvSynapse:
 
     def delay_histogram(self) -> np.ndarray:
         return np.array([self.synapse_count])
+
+    def storage(self) -> SynapseStorage:
+        """One shared list per (input channel, kernel tap) over the output channels of a
+        group, at the weight bits netx's ``optimize_weight_bits`` would give the kernel (the
+        compiler stores conv weights at the precision they need; netx hands them over as
+        8-bit). Input axons per core: the column stride, as the compiler's per-core table
+        shows (docs/energy.md, "Resources": a fit, 1 for stride 1 and 2 for stride 2)."""
+        (kw, kh), c_in = self.kernel, int(self.weight.shape[3])
+        if np.any(self.weight):
+            bits = netx_optimize_weight_bits(self.weight)[1]
+        else:
+            bits = 1
+        return SynapseStorage(
+            "conv",
+            int(self.stride[0]),
+            ((c_in * kw * kh, int(bits), 0),),
+            list_length=int(self.weight.shape[0]) // self.groups,
+        )
 
     # --- what it delivers ----------------------------------------------------------------
     def sum_bound(self, max_payload: float = 1.0) -> float:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..fixed_point import (
+    DELAY_BITS,
     INT32_LIMIT,
     MAX_DELAY,
     MAX_WEIGHT_BITS,
@@ -26,6 +27,7 @@ from ..fixed_point import (
     synapse_weights,
     wrap_int32,
 )
+from .base import SynapseStorage
 
 # float32 sums of integers are exact below 2**24; past that bound use float64 (exact < 2**53).
 _FLOAT32_EXACT = 1 << 24
@@ -176,6 +178,15 @@ class DenseSynapse:
         if self.delay is None:
             return np.array([int(np.count_nonzero(weights))])
         return np.bincount(self.delay[weights != 0], minlength=self.max_delay + 1)
+
+    def storage(self) -> SynapseStorage:
+        """One list per input axon, ``num_weight_bits`` per weight, plus a delay field when
+        the synapse holds delays."""
+        return SynapseStorage("dense", self.n_in, (self.storage_lists(self.n_in),))
+
+    def storage_lists(self, count: int) -> tuple[int, int, int]:
+        """``(count, weight bits, delay bits)`` for ``count`` lists of these synapses."""
+        return (count, int(self.num_weight_bits), DELAY_BITS if self.has_delays else 0)
 
     def violations(self, name: str) -> list[str]:
         out: list[str] = []

@@ -16,6 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from .base import SynapseStorage
+
 
 @dataclass
 class InputPort:
@@ -81,6 +83,10 @@ class InputPort:
 
     def delay_histogram(self) -> np.ndarray:
         return np.zeros(1, dtype=np.int64)
+
+    def storage(self) -> SynapseStorage:
+        """No synapses; one input axon (the host's)."""
+        return SynapseStorage("none", 1)
 
     def violations(self, name: str) -> list[str]:
         return []

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..fixed_point import netx_optimize_weight_bits, shift_activation
+from .base import SynapseStorage
 from .dense import DenseSynapse, InputStream
 
 
@@ -150,6 +151,16 @@ class RecurrentDenseSynapse:
         for h in hists:
             out[: h.size] += h
         return out
+
+    def storage(self) -> SynapseStorage:
+        """The input's lists and one list per own neuron (each core receives the layer's own
+        spikes as input axons too)."""
+        fwd, rec = self.forward, self.recurrent
+        return SynapseStorage(
+            "dense",
+            fwd.n_in + rec.n_in,
+            (fwd.storage_lists(fwd.n_in), rec.storage_lists(rec.n_in)),
+        )
 
     def violations(self, name: str) -> list[str]:
         """Both parts' checks; a finding the parts share (their weight bits) once."""

@@ -86,14 +86,7 @@ def print_inspect_table(net: Path, network, doc: dict) -> None:
             params,
         )
     out.print(table)
-    resources = doc["resources"]
-    per_layer = ", ".join(
-        f"{r['name']} {r['cores']} ({r['limited_by']})" for r in resources["layers"]
-    )
-    print_line(
-        f"Loihi 2 estimate: {resources['cores']} cores on {resources['chips']} chip(s); "
-        f"cores per layer: {per_layer} (assumptions: docs/energy.md)"
-    )
+    print_core_table(doc["resources"])
     for line in doc["notes"]:
         print_line(f"note: {line}")
     if doc["violations"]:
@@ -102,3 +95,38 @@ def print_inspect_table(net: Path, network, doc: dict) -> None:
             err.print(f"  - {line}", highlight=False, markup=False)
     else:
         out.print("fits Loihi 2's register widths and delay range")
+
+
+#: The compiler's per-core table (lava's Loihi 2 "Per core distribution"), per layer.
+CORE_COLUMNS = (
+    ("AxonIn", "axons_in"),
+    ("NeuronGr", "neuron_groups"),
+    ("Neurons", "neurons_per_core"),
+    ("Synapses", "synapse_words"),
+    ("AxonMap", "axon_map"),
+    ("AxonMem", "axon_mem"),
+    ("Cores", "cores"),
+)
+
+
+def print_core_table(resources: dict) -> None:
+    """The resource estimate in the layout of the compiler's per-core table (per-core values;
+    docs/energy.md, "Resources"), then the total."""
+    table = Table(
+        title=escape(
+            f"Loihi 2 estimate: {resources['cores']} cores on {resources['chips']} chip(s), "
+            "per core as lava's compiler prints it (docs/energy.md)"
+        ),
+        title_justify="left",
+    )
+    table.add_column("layer")
+    for head, _ in CORE_COLUMNS:
+        table.add_column(head, justify="right")
+    table.add_column("tile (WxHxC)", justify="right")
+    table.add_column("split by")
+    for r in resources["layers"]:
+        cells = ["-" if r[key] is None else f"{r[key]}" for _, key in CORE_COLUMNS]
+        tile = "-" if r["tile"] is None else "x".join(str(v) for v in r["tile"])
+        table.add_row(r["name"], *cells, tile, r["limited_by"])
+    table.add_row("total", *[""] * (len(CORE_COLUMNS) - 1), str(resources["cores"]), "", "")
+    out.print(table)

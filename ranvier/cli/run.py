@@ -57,7 +57,13 @@ def run(
     ] = None,
     profile: Annotated[
         str,
-        typer.Option("--profile", help="Energy cost profile: loihi2, loihi1 or a TOML file."),
+        typer.Option(
+            "--profile",
+            help=(
+                "Energy cost profile: loihi2 (calibrated on Intel's PilotNet run), "
+                "loihi2-upper, loihi1 or a TOML file."
+            ),
+        ),
     ] = "loihi2",
     labels: Annotated[
         Path | None,

@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ranvier.convert.netx_hdf5 import read_netx
 from ranvier.hw_models import simulate
+from ranvier.hw_models.calibration import PILOTNET_LIF
 from ranvier.hw_models.energy import (
     COST_FIELDS,
     LOIHI1,
     LOIHI2,
+    LOIHI2_UPPER,
     OPERATIONS,
     PROFILES,
     CostProfile,
@@ -27,7 +29,7 @@ from ranvier.hw_models.energy import (
     energy_breakdown,
     load_profile,
 )
-from ranvier.hw_models.resources import estimate_resources
+from ranvier.hw_models.resources import LOIHI2_LIMITS, estimate_resources
 from ranvier.testing.random_netx import (
     random_recurrent_case,
     random_spec,
@@ -129,9 +131,10 @@ def test_synaptic_events_match_loops_hypothesis(tmp_path, seed):
 def test_totals_are_sums_of_parts(runs, profile):
     for network, _, result in runs:
         rep = energy_breakdown(network, result, profile)
-        layer_sum = math.fsum(layer.total_j for layer in rep.layers)
+        layer_sum = math.fsum([*(layer.total_j for layer in rep.layers), rep.idle_static_j])
         op_sum = math.fsum(rep.by_operation.values())
         assert math.isclose(rep.total_j, layer_sum, rel_tol=REL)
+        assert (rep.idle_static_j > 0) == (profile.static_chip_w is not None)
         assert math.isclose(rep.total_j, op_sum, rel_tol=REL)
         for layer in rep.layers:
             assert math.isclose(layer.total_j, math.fsum(layer.energy_j.values()), rel_tol=REL)
@@ -228,10 +231,61 @@ def test_builtin_profiles_are_documented():
         assert p.source and p.notes
         assert p.name in doc
         for key in COST_FIELDS:
-            assert getattr(p, key) > 0
-    assert set(LOIHI2.estimated) == set(COST_FIELDS)
+            if key != "static_core_step_j" or p.static_chip_w is None:
+                assert getattr(p, key) > 0
+    # the calibrated profile: measured static power, fitted time and dynamic scales
+    assert LOIHI2.static_chip_w == PILOTNET_LIF.static_power_w and LOIHI2.timed
+    assert set(LOIHI2.estimated) == {"synaptic_event_j", "neuron_update_j", "spike_j"}
+    assert set(LOIHI2_UPPER.estimated) == set(COST_FIELDS)
     assert math.isclose(LOIHI1.synaptic_event_j, 23.6e-12)
     assert math.isclose(LOIHI1.neuron_update_j, 81e-12)
+
+
+def test_chip_static_and_step_time_model(runs):
+    """A chip-static profile charges the chip's static power for the run's wall time (every
+    core of its chips, idle ones included); the step time is the busiest core's work."""
+    p = CostProfile(
+        "timed", 1e-12, 2e-12, 3e-12, static_chip_w=0.5, synaptic_op_s=1e-9,
+        neuron_update_s=2e-9, spike_s=3e-9, step_overhead_s=1e-7,
+    )  # fmt: skip
+    for network, _, result in runs:
+        rep = energy_breakdown(network, result, p)
+        res = estimate_resources(network)
+        steps = result.timesteps * result.samples
+        busiest = max(
+            (
+                int(lr.synaptic_events.sum()) * 1e-9
+                + block.neurons.n * steps * 2e-9
+                + int(np.asarray(lr.spikes).sum()) * 3e-9
+            )
+            / (layer.cores * steps)
+            for block, lr, layer in zip(network.blocks, result.layers, res.layers, strict=True)
+        )
+        assert math.isclose(rep.step_s, 1e-7 + busiest, rel_tol=REL)
+        wall = rep.step_s * steps
+        assert math.isclose(rep.static_j, res.chips * 0.5 * wall, rel_tol=REL)
+        idle = res.chips * LOIHI2_LIMITS.cores_per_chip - res.cores
+        assert math.isclose(rep.idle_static_j, 0.5 / 128 * idle * wall, rel_tol=REL)
+        assert math.isclose(rep.latency_s, wall, rel_tol=REL)
+
+
+def test_chip_static_profile_from_toml(tmp_path):
+    path = tmp_path / "cal.toml"
+    path.write_text(
+        "synaptic_event_j = 2e-11\nneuron_update_j = 7e-11\nspike_j = 1e-12\n"
+        "static_chip_w = 0.25\nsynaptic_op_s = 2e-9\nneuron_update_s = 5e-9\n"
+        "spike_s = 0\nstep_overhead_s = 0\n"
+    )
+    p = load_profile(path)
+    assert (p.static_chip_w, p.synaptic_op_s, p.spike_s, p.timed) == (0.25, 2e-9, 0.0, True)
+    path.write_text("synaptic_event_j = 1e-12\nneuron_update_j = 1e-12\nspike_j = 0\n")
+    with pytest.raises(ProfileError, match="static_core_step_j"):
+        load_profile(path)
+    path.write_text(
+        "synaptic_event_j = 1e-12\nneuron_update_j = 1e-12\nspike_j = 0\nstatic_chip_w = 1\n"
+    )
+    with pytest.raises(ProfileError, match="step time"):
+        load_profile(path)
 
 
 def test_load_builtin_and_valid_file(tmp_path):

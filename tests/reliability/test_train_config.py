@@ -39,9 +39,9 @@ CASES: dict[str, tuple[str | bytes, list[str]]] = {
     "hidden_fraction": ("[model]\nhidden = [8.5]\n", ["model.hidden[0]", "integer", "8.5"]),
     "hidden_zero": ("[model]\nhidden = [16, 0]\n", ["model.hidden[1]", "0"]),
     "hidden_empty": ("[model]\nhidden = []\n", ["model.hidden", "at least 1"]),
-    "hidden_beyond_a_chip": ("[model]\nhidden = [10000000]\n", ["model.hidden[0]", "1048576"]),
+    "hidden_beyond_a_chip": ("[model]\nhidden = [10000000]\n", ["model.hidden[0]", "524160"]),
     "hidden_beyond_memory": (
-        "[model]\nhidden = [1000000, 1000000]\n",
+        "[model]\nhidden = [500000, 500000]\n",
         ["model.hidden", "memory", "this machine"],
     ),
     "neuron_unknown": ('[model]\nneuron = "IZH"\n', ["model.neuron", "IZH", "ADLIF"]),
