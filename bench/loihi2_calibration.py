@@ -218,6 +218,19 @@ def main() -> int:
             print(f"{r['layer']:<9}" + "".join(f"{c:>14}" for c in cells))
         cores = report[net]["cores"]
         print(f"{'total':<9}{'':>84}{cores['measured']:>8}/{cores['ranvier']}")
+    for net, measured, scenario in (
+        ("lif", PILOTNET_LIF, "intel_frame"),
+        ("sdnn", PILOTNET_SDNN, "pan"),
+    ):
+        kind = "graded messages" if net == "sdnn" else "spikes"
+        print(f"\n{measured.name}: operations per frame ({scenario}), per layer on the chip")
+        print(f"{'layer':<9}{'synaptic events':>17}{'neuron updates':>16}{kind:>17}{'cores':>7}")
+        names = [r["layer"] for r in report[net]["table"]]
+        for name, o in zip(names, report[net]["scenarios"][scenario]["ops"], strict=True):
+            print(
+                f"{name:<9}{o['synaptic_events']:>17,.0f}{o['neuron_updates']:>16,.0f}"
+                f"{o['spikes']:>17,.0f}{o['cores']:>7}"
+            )
     print(
         f"\nfit (Intel's frame): dynamic scale {fit.dynamic_scale:.4f}, time scale "
         f"{fit.time_scale:.4f}, static chip power {fit.static_chip_w:.6f} W; by scenario: "
