@@ -179,6 +179,17 @@ class Loihi2Fit:
     prior_step_s: float
 
 
+def core_loads(ops: list[LayerOps], steps: int) -> list[tuple[float, float, float]]:
+    """Each layer's ``(synaptic events, neuron updates, spikes)`` per core and per step, its
+    operations spread evenly over its cores (layers without cores or steps left out)."""
+    return [
+        (o.synaptic_events / (o.cores * steps), o.neuron_updates / (o.cores * steps),
+         o.spikes / (o.cores * steps))
+        for o in ops
+        if o.cores and steps
+    ]  # fmt: skip
+
+
 def prior_dynamic_j(ops: list[LayerOps]) -> float:
     """Dynamic energy of ``ops`` at Loihi's Table 2 costs."""
     return sum(
@@ -281,13 +292,7 @@ def predict(
     profile, else its per-core static over the layers' cores."""
     cores = sum(o.cores for o in ops)
     chips = -(-cores // cores_per_chip)
-    loads = [
-        (o.synaptic_events / (o.cores * steps), o.neuron_updates / (o.cores * steps),
-         o.spikes / (o.cores * steps))
-        for o in ops
-        if o.cores
-    ]  # fmt: skip
-    step = profile.step_time(loads) or 0.0
+    step = profile.step_time(core_loads(ops, steps)) or 0.0
     frame_rate = fps if fps is not None else (1.0 / (step * steps) if step else float("inf"))
     dynamic = sum(
         o.synaptic_events * profile.synaptic_event_j

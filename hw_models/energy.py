@@ -25,6 +25,8 @@ from .calibration import (
     LOIHI_SYNAPTIC_OP_J,
     LOIHI_SYNAPTIC_OP_S,
     PILOTNET_LIF,
+    LayerOps,
+    core_loads,
 )
 from .network import Network
 from .resources import LOIHI2_LIMITS, CoreLimits, NetworkResources, estimate_resources
@@ -423,12 +425,13 @@ def energy_breakdown(
             )
         )
     core_steps = t_steps * samples
-    loads = [
-        (events / (res.cores * core_steps), updates / (res.cores * core_steps),
-         int(spikes.sum()) / (res.cores * core_steps))
-        for (spikes, updates, events), res in zip(counted, resources.layers, strict=True)
-        if res.cores and core_steps
-    ]  # fmt: skip
+    loads = core_loads(
+        [
+            LayerOps(events, updates, int(spikes.sum()), res.cores)
+            for (spikes, updates, events), res in zip(counted, resources.layers, strict=True)
+        ],
+        core_steps,
+    )
     step_s = profile.step_time(loads)
     static_cost = profile.static_core_step(step_s, limits.cores_per_chip)
     layers = []
