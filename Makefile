@@ -5,13 +5,14 @@ PY311 ?= $(shell PYENV_VERSION=3.11.7 pyenv which python3.11 2>/dev/null || comm
 PY310 ?= $(shell PYENV_VERSION=3.10.13 pyenv which python3.10 2>/dev/null || command -v python3.10)
 VENV := .venv
 LAVA := .venv-lava
+FUSED := train/fused/build/stamp.json
 PYTEST_ARGS ?=
 # The CPU build of torch installs from PyPI in seconds; other pins pull GBs of CUDA wheels.
 TORCH_VERSION := 2.13.0
 
-.PHONY: install reference test fast equivalence lint bench demo example clean
+.PHONY: install reference test fast equivalence lint bench demo example clean bench-peers
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(FUSED)
 
 # NeuroBench 2.3.0 is installed for the test that its metrics equal ranvier's. Its declared
 # requirements pull torchaudio (a second torch build), tonic and numba, which neurobench.metrics
@@ -25,6 +26,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(VENV)/bin/python -m pip install -q snntorch==1.0.0 tqdm
 	$(VENV)/bin/python -m pip install -q --no-deps neurobench==2.3.0
 	touch $@
+
+# The fused neuron kernels (train/fused): a torch C++ extension, built by ninja and g++ into
+# train/fused/build/ (git-ignored), rebuilt when a source changes; training falls back to the
+# torch loop where it is missing or stale.
+$(FUSED): $(VENV)/.installed train/fused/neurons.cpp train/fused/kernels.h train/fused/__init__.py train/fused/build.py
+	$(VENV)/bin/python -m pip install -q ninja
+	$(VENV)/bin/python -m ranvier.train.fused.build
 
 # The reference environment: real lava-nc/lava-dl (they need Python 3.10, numpy < 2 and pull
 # their own torch), with ranvier installed into it so the equivalence suite can run both.
@@ -76,4 +84,11 @@ example: install
 	$(VENV)/bin/python examples/make_example.py
 
 clean:
-	rm -rf $(VENV) $(LAVA) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LAVA) build train/fused/build *.egg-info .pytest_cache .ruff_cache
+
+# The peers bench/train_throughput.py times ranvier against: DCLS (Hammouamri et al.'s learned
+# delays) and SpikingJelly 0.0.0.0.14 (the version their SNN-delays code used; 2.0 needs more),
+# without their dependencies so that no second torch is pulled in.
+bench-peers: install
+	$(VENV)/bin/python -m pip install -q --no-deps dcls==0.1.1 spikingjelly==0.0.0.0.14
+	$(VENV)/bin/python -c "import DCLS.construct.modules, spikingjelly.activation_based.neuron; print('bench peers ready')"

@@ -19,6 +19,12 @@ simulator's kernels):
 
 The float <-> integer parameter maps are the units' own (``from_model``), called here with
 straight-through rounding; ``to_ir`` hands the integers to the IR unit of the same type.
+
+Two implementations of each forward: ``_forward_reference``, a torch loop over the T steps
+(any device, and the one a recurrent block's per-step ``feedback`` needs), and the fused C++
+loop of ``train/fused`` (one call per direction over all steps, same results: quantized bit
+for bit, float and gradients to rounding), taken automatically on CPU tensors when it is
+built (``make install``); tests/train/test_fused.py compares the two.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ranvier.hw_models.neurons import AdlifNeurons, AlifNeurons, CubaNeurons, Ne
 from ranvier.hw_models.neurons.alif import threshold_step_mant
 from torch import nn
 
+from . import fused
 from .fixed import (
     ACT_SCALE,
     DECAY_UNITY,
@@ -176,16 +183,31 @@ class CubaNeuron(NeuronBase):
         self.current_decay = nn.Parameter(torch.tensor([current_decay]), requires_grad=learn)
         self.voltage_decay = nn.Parameter(torch.tensor([voltage_decay]), requires_grad=learn)
 
+    def factors(self, quantized: bool, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Retention factors ``[i_keep, v_keep]`` (1,) of the forward, in ``dtype``."""
+        q = Quant(quantized)
+        return [q.keep(d).to(dtype) for d in (self.current_decay, self.voltage_decay)]
+
     def forward(
         self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes and voltage ``(B, n, T)`` from synaptic input ``a`` ``(B, n, T)``; with a
         ``feedback`` (a recurrent block's, ``train/recurrent.py``) each step's input also
-        holds what the layer's own earlier spikes deliver."""
+        holds what the layer's own earlier spikes deliver. The fused loop (``train/fused``)
+        when it can run, else ``_forward_reference``."""
+        if feedback is None and fused.usable(a):
+            scalars = self.units(quantized, vth_mant)
+            factors = self.factors(quantized, a.dtype)
+            return fused.run("cuba", a, factors, scalars, quantized, self.spiking)
+        return self._forward_reference(a, quantized, vth_mant, feedback)
+
+    def _forward_reference(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The torch loop over the T steps: the rule the fused loop reproduces."""
         q = Quant(quantized)
         act_scale, vth = self.units(quantized, vth_mant)
-        i_keep = q.keep(self.current_decay).to(a.dtype)
-        v_keep = q.keep(self.voltage_decay).to(a.dtype)
+        i_keep, v_keep = self.factors(quantized, a.dtype)
         act = a * act_scale
         u = torch.zeros_like(act[..., 0])
         v = torch.zeros_like(u)
@@ -265,16 +287,41 @@ class AlifNeuron(NeuronBase):
         """The threshold step in threshold-mantissa units (the file's vThStep)."""
         return threshold_step_mant(self.threshold_step, vth_mant)
 
+    #: the decays, in the order of ``factors`` (and of the fused kernel's parameters)
+    DECAYS: ClassVar[tuple[str, ...]] = (
+        "current_decay",
+        "voltage_decay",
+        "threshold_decay",
+        "refractory_decay",
+    )
+
+    def factors(self, quantized: bool, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Retention factors (1,) of the four ``DECAYS``, in ``dtype``."""
+        q = Quant(quantized)
+        return [q.keep(getattr(self, name)).to(dtype) for name in self.DECAYS]
+
+    def scalars(self, quantized: bool, vth_mant: int) -> tuple[float, float, float]:
+        """``(input scale, theta0, threshold step)`` in the units of the forward."""
+        act_scale, theta0 = self.units(quantized, vth_mant)
+        step = self.step_mant(vth_mant) * VTH_SCALE if quantized else self.threshold_step
+        return act_scale, theta0, step
+
     def forward(
         self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and voltage ``(B, n, T)`` (see ``CubaNeuron.forward``)."""
+        if feedback is None and fused.usable(a):
+            factors = self.factors(quantized, a.dtype)
+            return fused.run("alif", a, factors, self.scalars(quantized, vth_mant), quantized)
+        return self._forward_reference(a, quantized, vth_mant, feedback)
+
+    def _forward_reference(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The torch loop over the T steps: the rule the fused loop reproduces."""
         q = Quant(quantized)
-        act_scale, theta0 = self.units(quantized, vth_mant)
-        step = self.step_mant(vth_mant) * VTH_SCALE if quantized else self.threshold_step
-        keep = {
-            name: q.keep(getattr(self, name)).to(a.dtype)
-            for name in ("current_decay", "voltage_decay", "threshold_decay", "refractory_decay")
-        }
+        act_scale, theta0, step = self.scalars(quantized, vth_mant)
+        keep = dict(zip(self.DECAYS, self.factors(quantized, a.dtype), strict=True))
         act = a * act_scale
         i = torch.zeros_like(act[..., 0])
         v = torch.zeros_like(i)
@@ -345,11 +392,9 @@ class AdlifNeuron(NeuronBase):
             self.alpha, self.beta, self.a, self.b, vth_mant, round_ste, torch.clamp
         )
 
-    def forward(
-        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        q = Quant(quantized)
-        act_scale, vth = self.units(quantized, vth_mant)
+    def factors(self, quantized: bool, vth_mant: int, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Per-neuron factors (n,) ``[u_keep, u_take, w_keep, coupling, b_step]`` in ``dtype``:
+        ``u = u_keep (u - s vth) + u_take (i - w)``, ``w = w_keep w + coupling u + b_step s``."""
         if quantized:
             p = self.quantized_params(vth_mant)
             u_keep = (DECAY_UNITY - p["u_decay"]) / DECAY_UNITY
@@ -360,8 +405,25 @@ class AdlifNeuron(NeuronBase):
         else:
             u_keep, u_take = self.alpha, 1.0 - self.alpha
             w_keep, coupling, b_step = self.beta, self.a, self.b
+        return [x.to(dtype) for x in (u_keep, u_take, w_keep, coupling, b_step)]
+
+    def forward(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes and membrane u ``(B, n, T)`` (see ``CubaNeuron.forward``)."""
+        if feedback is None and fused.usable(a):
+            factors = self.factors(quantized, vth_mant, a.dtype)
+            return fused.run("adlif", a, factors, self.units(quantized, vth_mant), quantized)
+        return self._forward_reference(a, quantized, vth_mant, feedback)
+
+    def _forward_reference(
+        self, a: torch.Tensor, quantized: bool, vth_mant: int, feedback: Feedback | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The torch loop over the T steps: the rule the fused loop reproduces."""
+        q = Quant(quantized)
+        act_scale, vth = self.units(quantized, vth_mant)
         u_keep, u_take, w_keep, coupling, b_step = (
-            x.to(a.dtype).unsqueeze(0) for x in (u_keep, u_take, w_keep, coupling, b_step)
+            x.unsqueeze(0) for x in self.factors(quantized, vth_mant, a.dtype)
         )
         current = a * act_scale
         u = torch.zeros_like(current[..., 0])
