@@ -9,7 +9,11 @@ with ``max_delay + 2`` taps per synapse (``max_delay`` matrix products over ever
 Here the convolution is done in the frequency domain: one real FFT of the input, one complex
 matrix product per frequency (``T/2`` of them instead of ``max_delay`` products over all
 ``T`` steps), one inverse FFT. The per-synapse filter is built directly in the frequency
-domain from the delay, so the delay gradient comes out of autograd:
+domain from the delay, so the delay gradient comes out of autograd; its two (interp) taps'
+spectra are rows gathered from a small table of phasors ``exp(-2 pi i k f / N)`` of the
+integer delays k (not ``polar`` per synapse and frequency), and the two FFTs have backward
+passes of their own (half the work of torch's for the forward FFT, a contiguous gradient
+for the per-frequency product):
 
 - ``interp`` (SLAYER style): the delay ``d = k + f`` feeds taps ``k`` and ``k + 1`` with
   weights ``1 - f`` and ``f`` (linear interpolation), so ``da/dd`` is the finite difference
@@ -31,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class DelayPrecisionError(RuntimeError):
@@ -46,6 +51,22 @@ def _shift_spectrum(phase: torch.Tensor, shift: torch.Tensor, dtype: torch.dtype
     """``exp(-i * phase * shift)``, shape ``(F, *shift.shape)``, as complex ``dtype``."""
     angle = phase.view(-1, *([1] * shift.dim())) * shift.to(torch.float64).unsqueeze(0)
     return torch.polar(torch.ones_like(angle), -angle).to(dtype)
+
+
+def _phasor_table(
+    size: int, max_shift: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """``exp(-2 pi i k f / size)`` for the integer shifts ``k = 0..max_shift``, as the real
+    view ``(max_shift + 1, F, 2)`` of complex ``dtype``: row k is the spectrum of a k-step delay.
+
+    Small (``(max_delay + 3) x F``): the interpolated kernel gathers its two taps' rows from it
+    instead of evaluating ``polar`` per synapse and frequency (float64 sin/cos over
+    ``F x n_in x n_out``, the larger part of the synapse's cost). Its entries are bit for bit
+    :func:`_shift_spectrum`'s (the same float64 angles, the same rounding to ``dtype``).
+    """
+    shifts = torch.arange(max_shift + 1, device=device, dtype=torch.float64)
+    angle = shifts.unsqueeze(1) * _phases(size, device)  # (K, F)
+    return torch.view_as_real(torch.polar(torch.ones_like(angle), -angle).to(dtype))
 
 
 def interp_base_frac(
@@ -145,21 +166,103 @@ def delay_kernel(
     synaptic latency. Complex64 for float32 weights, complex128 for float64.
     """
     cdtype = torch.complex128 if weight.dtype == torch.float64 else torch.complex64
+    if delay is not None and mode != "none" and (mode != "dcls" or quantized):
+        d = delay.t().to(weight.dtype)  # (n_in, n_out)
+        return _interp_kernel(weight.t(), d, size, max_delay, quantized, cdtype)
     phase = _phases(size, weight.device)
     w = weight.t().to(cdtype)  # (n_in, n_out)
     if delay is None or mode == "none":
         return _shift_spectrum(phase, torch.ones(1, 1, device=weight.device), cdtype) * w
     d = delay.t()  # (n_in, n_out)
-    if mode == "dcls" and not quantized:
-        taps = torch.arange(max_delay + 1, device=d.device, dtype=d.dtype)
-        g = dcls_weights(d, max_delay, sigma)
-        tap_spec = _shift_spectrum(phase, 1 + taps, cdtype)  # (F, D+1)
-        flat = g.reshape(-1, max_delay + 1).to(cdtype) @ tap_spec.t()  # (n_in*n_out, F)
-        return flat.t().reshape(-1, *d.shape) * w
+    taps = torch.arange(max_delay + 1, device=d.device, dtype=d.dtype)
+    g = dcls_weights(d, max_delay, sigma)
+    tap_spec = _shift_spectrum(phase, 1 + taps, cdtype)  # (F, D+1)
+    flat = g.reshape(-1, max_delay + 1).to(cdtype) @ tap_spec.t()  # (n_in*n_out, F)
+    return flat.t().reshape(-1, *d.shape) * w
+
+
+def _interp_kernel(
+    w: torch.Tensor,
+    d: torch.Tensor,
+    size: int,
+    max_delay: int,
+    quantized: bool,
+    cdtype: torch.dtype,
+) -> torch.Tensor:
+    """:func:`delay_kernel` of mode ``interp`` (and the quantized modes) for real weights and
+    delays ``w``, ``d`` ``(n_in, n_out)``: ``K = w ((1 - frac) E[1 + base] + frac E[2 + base])``
+    with the phasor rows ``E`` of :func:`_phasor_table`, gathered per synapse.
+
+    The work runs on the real view laid out per synapse ``(n_in * n_out, F, 2)``, where each
+    synapse's scalars ``w (1 - frac)`` and ``w frac`` scale one contiguous row (fast forward,
+    and their gradients are row sums), then one transposing copy gives ``(F, n_in, n_out)``
+    for the per-frequency product. Quantized, ``frac`` is 0 in the forward pass, so the kernel
+    is ``w E[1 + base]`` exactly, as before.
+    """
     base, frac = interp_base_frac(d, max_delay, quantized)
-    near = _shift_spectrum(phase, 1 + base, cdtype)
-    far = _shift_spectrum(phase, 2 + base, cdtype)
-    return (near + frac.to(cdtype) * (far - near)) * w
+    table = _phasor_table(size, max_delay + 2, cdtype, d.device)  # (D + 3, F, 2)
+    index = (1 + base).long().reshape(-1)  # the near tap's row: x[t - 1 - base]
+    near = table.index_select(0, index)  # (n_in * n_out, F, 2)
+    far = table.index_select(0, index + 1)
+    w_far = (w * frac).reshape(-1, 1, 1)
+    rows = torch.addcmul(near * (w.reshape(-1, 1, 1) - w_far), far, w_far)
+    kernel = torch.view_as_complex(rows).view(*w.shape, -1)  # (n_in, n_out, F)
+    return kernel.permute(2, 0, 1).contiguous()
+
+
+def _onesided_weights(size: int, like: torch.Tensor) -> torch.Tensor:
+    """Per rfft bin of a length-``size`` signal: 1 for the bins without a conjugate partner
+    (0, and ``size / 2`` for even ``size``), 2 for the others (they stand for two bins)."""
+    weights = torch.ones(size // 2 + 1, dtype=like.real.dtype, device=like.device)
+    weights[1 : (size - 1) // 2 + 1] = 2.0
+    return weights
+
+
+class _PaddedRfft(torch.autograd.Function):
+    """``rfft(x, n=size)`` over the last axis, with a backward of half the work of torch's.
+
+    torch's backward of a one-sided FFT rebuilds the full spectrum and runs a complex FFT of
+    length ``size``; the same gradient is an inverse real FFT of the one-sided gradient with
+    its partnered bins halved: ``gx_t = Re(sum_f g_f e^{2 pi i f t / size})``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, size: int) -> torch.Tensor:
+        ctx.size, ctx.steps = size, x.shape[-1]
+        return torch.fft.rfft(x, n=size, dim=-1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        half = torch.empty(grad.shape, dtype=grad.dtype, device=grad.device)  # contiguous
+        torch.div(grad, _onesided_weights(ctx.size, grad), out=half)
+        gx = torch.fft.irfft(half, n=ctx.size, dim=-1, norm="forward")
+        return gx[..., : ctx.steps], None
+
+
+class _LeadingIrfft(torch.autograd.Function):
+    """The first ``steps`` samples ``(B, n, steps)`` of ``irfft(spec, n=size)`` for a
+    spectrum laid out ``(F, B, n)`` (the per-frequency product's output).
+
+    Backward: ``rfft`` of the gradient zero-padded to ``size`` (the FFT pads it; no full-size
+    zeros are filled and copied), partnered bins doubled, divided by ``size``, returned
+    contiguous ``(F, B, n)``: a permuted gradient sends the product's backward (two complex
+    ``bmm`` with conjugate-transposed operands) to one small product and copy per frequency,
+    as fast on one thread but many times slower with two threads on a busy machine.
+    """
+
+    @staticmethod
+    def forward(ctx, spec: torch.Tensor, size: int, steps: int) -> torch.Tensor:
+        ctx.size = size
+        return torch.fft.irfft(spec.permute(1, 2, 0), n=size, dim=-1)[..., :steps]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        spec = torch.fft.rfft(grad, n=ctx.size, dim=-1).permute(2, 0, 1)  # (F, B, n)
+        scale = (_onesided_weights(ctx.size, spec) / ctx.size).view(-1, 1, 1)
+        out = torch.empty(spec.shape, dtype=spec.dtype, device=spec.device)  # contiguous
+        return torch.mul(spec, scale, out=out), None, None
 
 
 def delayed_dense(
@@ -194,10 +297,11 @@ def delayed_dense(
         sigma=sigma,
         quantized=quantized,
     )
-    spec = torch.fft.rfft(x.to(dtype), n=size, dim=-1)  # (B, n_in, F)
-    # contiguous (F, B, n_in): a strided complex bmm is much slower, worst with busy cores
+    spec = _PaddedRfft.apply(x.to(dtype), size)  # (B, n_in, F)
+    # contiguous (F, B, n_in): a strided complex bmm is much slower, worst with busy cores;
+    # and so is its backward unless its gradient is contiguous too (_LeadingIrfft's is)
     out_spec = torch.matmul(spec.permute(2, 0, 1).contiguous(), kernel)  # (F, B, n_out)
-    out = torch.fft.irfft(out_spec.permute(1, 2, 0), n=size, dim=-1)[..., :t_steps]
+    out = _LeadingIrfft.apply(out_spec, size, t_steps)
     if not quantized:
         return out
     exact = torch.round(out.detach())
