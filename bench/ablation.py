@@ -7,7 +7,9 @@ accuracies per run:
 
 QAT and file must be identical (verify's ``mismatches`` is printed too). Each run trains
 with ``ranvier.train.loop.train`` (the code path of ``ranvier train``) in its own process,
-from the ``demo`` preset with the variant's overrides.
+from the ``demo`` preset with the variant's overrides; the processes and the accuracies are
+``ranvier.train.sweep``'s (``run_parallel``, ``accuracies``, ``stats``), as ``ranvier sweep``
+uses them.
 
 Tables (``--table``):
 
@@ -28,8 +30,9 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+
+from ranvier.train.sweep import accuracies, run_parallel, stats
 
 _LIF = {"neuron": "CUBA", "neuron_params": {"current_decay": 1.0}}
 _EP = {"gradient": "eventprop"}
@@ -82,16 +85,16 @@ def run_one(args: tuple[str, int, int, int]) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(cfg, tmp)
-    v = summary["verify"]
+    acc = accuracies(summary)
     return {
         "variant": name,
         "seed": seed,
-        "float": summary["float_test_accuracy"],
-        "qat": summary["test_accuracy"],
-        "file": v["accuracy"],
-        "file_torch": v["torch_accuracy"],
-        "mismatches": v["mismatches"],
-        "hidden_spikes_per_neuron": _spikes_per_neuron(v, cfg),
+        "float": acc["float"],
+        "qat": acc["qat"],
+        "file": acc["file"],
+        "file_torch": acc["file_torch"],
+        "mismatches": acc["mismatches"],
+        "hidden_spikes_per_neuron": _spikes_per_neuron(summary["verify"], cfg),
         "seconds": time.perf_counter() - started,
     }
 
@@ -103,11 +106,10 @@ def _spikes_per_neuron(v: dict, cfg) -> float:
 
 
 def _stat(values: list[float]) -> str:
-    values = [100 * v for v in values if v is not None]
-    if not values:
+    s = stats([100 * v for v in values if v is not None])
+    if not s["n"]:
         return "n/a"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):5.1f} ± {sd:4.1f}"
+    return f"{s['mean']:5.1f} ± {s['std']:4.1f}"
 
 
 def main() -> int:
@@ -130,8 +132,11 @@ def main() -> int:
     if unknown:
         ap.error(f"unknown variant(s) {unknown}; known: {', '.join(VARIANTS)}")
     jobs = [(n, s, epochs, qat) for s in range(a.seeds) for n in names]
-    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        runs = list(pool.map(run_one, jobs))
+    outcomes = run_parallel(run_one, [(job,) for job in jobs], a.jobs)
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if not outcome.ok:
+            raise RuntimeError(f"{job[0]}, seed {job[1]}: {outcome.error}")
+    runs = [outcome.value for outcome in outcomes]
     table = []
     for n in names:
         rows = [r for r in runs if r["variant"] == n]

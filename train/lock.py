@@ -12,6 +12,8 @@ dead run never leaves a lock that blocks the next one. The file itself stays in 
 (it records the pid of the last run that held it, for information only); removing it while
 no run is active is harmless. Where ``fcntl`` is missing (Windows) runs are not locked.
 ``flock`` is advisory and may not work across machines on some network file systems.
+
+In a data-parallel run (``train/distributed.py``) rank 0 holds the lock for all the ranks.
 """
 
 from __future__ import annotations
@@ -35,14 +37,22 @@ class RunLockedError(RuntimeError):
 
 
 @contextmanager
-def run_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
-    """Hold ``out_dir/train.lock`` (creating the directory) for the duration of the block.
+def run_lock(
+    out_dir: str | os.PathLike,
+    name: str = LOCK_NAME,
+    command: str = "ranvier train",
+    directory: str = "run directory",
+) -> Iterator[Path]:
+    """Hold ``out_dir/name`` (creating the directory) for the duration of the block.
 
     Raises :class:`RunLockedError` at once if another process holds it; never waits.
+    ``command`` and ``directory`` name the run and its directory in that message
+    (``ranvier sweep`` holds ``SWEEP_DIR/sweep.lock``, each of its runs its own
+    ``train.lock``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / LOCK_NAME
+    path = out / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         if fcntl is not None:
@@ -51,7 +61,7 @@ def run_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
             except BlockingIOError:
                 holder = _holder(fd)
                 raise RunLockedError(
-                    f"{out}: another ranvier train{holder} is writing to this run directory "
+                    f"{out}: another {command}{holder} is writing to this {directory} "
                     f"(it holds {path}); wait for it to finish or choose another --out"
                 ) from None
             except OSError as exc:  # a file system without locks (some NFS or FUSE mounts)

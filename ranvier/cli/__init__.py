@@ -5,7 +5,7 @@ file and field; ``--debug`` shows the traceback. Heavy imports happen inside the
 ``ranvier --help`` stays fast and nothing here needs torch.
 
 One module per command family (``run``, ``inspect``, ``report``, ``train``: train, export and
-verify), what they share in ``common``; the commands are plain functions registered on
+verify, ``sweep``), what they share in ``common``; the commands are plain functions registered on
 :data:`app` here, so no command module imports this package.
 """
 
@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from . import inspect, report, run, train
+from . import inspect, report, run, sweep, train
 from .common import err, print_line
 
 
@@ -87,6 +87,7 @@ _command("report", report.report)
 _command("train", train.train)
 _command("export", train.export)
 _command("verify", train.verify)
+_command("sweep", sweep.sweep)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ def train_errors() -> tuple[type[Exception], ...]:
         from ranvier.train.checkpoint import CheckpointError
         from ranvier.train.config import ConfigError
         from ranvier.train.data import DatasetFormatError, DatasetMissingError
+        from ranvier.train.distributed import DistributedError
         from ranvier.train.lock import RunLockedError
         from ranvier.train.loop import RunExistsError
     except ImportError as exc:  # no torch in this environment
@@ -43,7 +44,39 @@ def train_errors() -> tuple[type[Exception], ...]:
         DatasetFormatError,
         RunLockedError,
         RunExistsError,
+        DistributedError,
     )
+
+
+#: The most processes ``--nproc`` / ``--jobs`` take (a bound that catches typos).
+MAX_PROCESSES = 1024
+
+
+def count_option(option: str, value: str | None, default: int, what: str) -> int:
+    """A whole-number option of 1 or more (``--nproc``, ``--seeds``, ``--jobs``), read here
+    rather than by click so that a bad value is one line, exit 2."""
+    if value is None:
+        return default
+    try:
+        n = int(value.strip())
+    except ValueError:
+        die(f"{option}: {value!r} is not a whole number of {what} (give 1 or more)", 2)
+    if not 1 <= n <= MAX_PROCESSES:
+        die(f"{option}: {n} is outside 1..{MAX_PROCESSES} ({what})", 2)
+    return n
+
+
+@contextmanager
+def quiet_unless(enabled: bool) -> Iterator[None]:
+    """Silence ranvier's consoles for the block unless ``enabled`` (a torchrun rank other than
+    0 trains without printing: rank 0 speaks for the run)."""
+    saved = out.quiet, err.quiet
+    if not enabled:
+        out.quiet = err.quiet = True
+    try:
+        yield
+    finally:
+        out.quiet, err.quiet = saved
 
 
 def interruptible(command: Callable[..., T]) -> Callable[..., T]:
@@ -185,6 +218,16 @@ def train(
             "(event-based, CUBA LIF; docs/training.md).",
         ),
     ] = None,
+    nproc: Annotated[
+        str | None,
+        typer.Option(
+            "--nproc",
+            metavar="N",
+            help="Data-parallel over N local processes (gloo on CPU, NCCL on CUDA, one GPU "
+            "each); train.batch_size is the global batch. Ignored under torchrun.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -195,14 +238,20 @@ def train(
     and model.net; ends with `mismatches=<n>` (exit 1 unless 0). One run at a time per
     RUN_DIR (RUN_DIR/train.lock).
 
+    Data-parallel: --nproc N local processes, or torchrun on several nodes (torchrun
+    --no-python ... ranvier train ...; docs/training.md). Rank 0 writes RUN_DIR.
+
     Example: ranvier train --preset demo --out runs/demo
     Example: ranvier train --config lif.toml --gradient eventprop --out runs/ep
+    Example: ranvier train --preset shd --data data/ --nproc 4 --out runs/shd
     """
+    processes = count_option("--nproc", nproc, 1, "processes")
     bad = train_errors()
     from ranvier.api import override_training
     from ranvier.convert.atomic import check_writable_dir
     from ranvier.train.config import load_config
     from ranvier.train.config import preset as get_preset
+    from ranvier.train.distributed import torchrun_world
     from ranvier.train.loop import train as run_training
 
     if preset is not None and config is not None:
@@ -215,7 +264,16 @@ def train(
     cfg = guard(
         debug, override_training, cfg, seed=seed, epochs=epochs, gradient=gradient, bad_input=bad
     )
-    with epoch_progress(enabled=not as_json) as on_event:
+    world = guard(debug, torchrun_world, bad_input=bad)
+    if world is not None and world.size > 1 and processes > 1 and world.main:
+        err.print(
+            f"note: under torchrun (WORLD_SIZE={world.size}); --nproc is ignored",
+            highlight=False,
+            markup=False,
+        )
+    # under torchrun every rank runs this command; rank 0 alone prints
+    speaks = world is None or world.main
+    with quiet_unless(speaks), epoch_progress(not as_json) as on_event:
         summary = guard(
             debug,
             run_training,
@@ -225,8 +283,17 @@ def train(
             resume=resume,
             device=device,
             progress=on_event,
+            nproc=processes,
             bad_input=bad,
         )
+    if speaks:
+        _print_summary(summary, as_json)
+    if verify_failed(summary["verify"]):
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    """The summary as JSON, or the accuracy line and the verify table."""
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
@@ -237,8 +304,6 @@ def train(
             f"{summary['network']}"
         )
         print_verify_table(summary["verify"])
-    if verify_failed(summary["verify"]):
-        raise typer.Exit(1)
 
 
 @interruptible
