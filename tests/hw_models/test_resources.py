@@ -184,8 +184,10 @@ def test_conv_tiles_fit_and_cover_the_layer(w, h, c_in, c_out, stride, limits):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 30), k=st.integers(1, 30), seed=st.integers(0, 100))
 def test_delays_never_take_fewer_words(n, k, seed):
-    with_delays = layer_resources(block(n, k, max_delay=5, seed=seed), small)
-    without = layer_resources(block(n, k, max_delay=None, seed=seed), small)
-    assert with_delays.cores >= without.cores
-    if with_delays.cores == without.cores:
-        assert with_delays.synapse_words >= without.synapse_words
+    """Per slice, delays only add bits. (Cores need not grow: the compiler's multiplicative
+    split is not monotone, e.g. 12 neurons x 14 inputs take 3 cores with delays, 4 without,
+    under ``small``.)"""
+    with_delays = block(n, k, max_delay=5, seed=seed).synapse.storage()
+    without = block(n, k, max_delay=None, seed=seed).synapse.storage()
+    for size in range(1, n + 1):
+        assert small.list_words(with_delays, size) >= small.list_words(without, size)
