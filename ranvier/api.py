@@ -440,6 +440,7 @@ def verify(
     data_dir: PathLike | None = None,
     spikes: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    device: str | None = None,
 ) -> VerifyResult:
     """What ``ranvier verify`` does: compare the model's quantized torch forward with the
     simulator running its exported file (``network``, else a fresh export), every layer, bin
@@ -450,12 +451,16 @@ def verify(
     The input is the first ``samples`` of the run's test split (``data_dir`` for SHD/SSC), or
     ``spikes`` ``(N, C, T)`` with optional ``labels`` (a model object has no run, so it needs
     ``spikes``). A ``network`` with other layer sizes, layer types or neuron types than the
-    model's raises ``ValueError`` naming it.
+    model's raises ``ValueError`` naming it. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:K"``)
+    runs the torch forward there (default: where a model object is, a checkpoint on cpu).
     """
+    from ranvier.train.distributed import parse_device
     from ranvier.train.export import network_mismatch
     from ranvier.train.export import verify as run_verify
 
     model, config, source = _model(checkpoint)
+    if device is not None:
+        model.to(parse_device(device))
     net = None if network is None else _network(network)[0]
     if net is not None:
         problem = network_mismatch(model, net)

@@ -113,13 +113,37 @@ def shard(n: int, world: World) -> slice:
     return slice(n * world.rank // world.size, n * (world.rank + 1) // world.size)
 
 
+def parse_device(device: str | torch.device | None) -> torch.device:
+    """``--device`` as a torch device (None: cuda when present, else cpu); DistributedError,
+    one line, for a name torch does not know, or cuda (or ``cuda:K``) that this machine's torch
+    cannot reach, before any work starts."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DistributedError(
+            f"--device {device}: not a device (give cpu, cuda or cuda:K)"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise DistributedError(f"--device {device}: ranvier trains on cpu or cuda")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DistributedError(
+                f"--device {device}: torch {torch.__version__} sees no CUDA device here"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DistributedError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)"
+            )
+    return dev
+
+
 def resolve_device(device: str | torch.device | None, world: World) -> torch.device:
     """The device of this rank: ``cuda`` means ``cuda:LOCAL_RANK`` in a data-parallel run;
     default cuda when present. DistributedError for a fixed ``cuda:K`` shared by several
     processes or a rank without a GPU of its own."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = parse_device(device)
     if not world.distributed or dev.type != "cuda":
         return dev
     check_devices(world.size, str(dev), local=world.local_rank)

@@ -251,7 +251,7 @@ def train(
     from ranvier.convert.atomic import check_writable_dir
     from ranvier.train.config import load_config
     from ranvier.train.config import preset as get_preset
-    from ranvier.train.distributed import torchrun_world
+    from ranvier.train.distributed import parse_device, torchrun_world
     from ranvier.train.loop import train as run_training
 
     if preset is not None and config is not None:
@@ -264,6 +264,7 @@ def train(
     cfg = guard(
         debug, override_training, cfg, seed=seed, epochs=epochs, gradient=gradient, bad_input=bad
     )
+    guard(debug, parse_device, device, bad_input=bad)
     world = guard(debug, torchrun_world, bad_input=bad)
     if world is not None and world.size > 1 and processes > 1 and world.main:
         err.print(
@@ -373,6 +374,10 @@ def verify(
         Path | None,
         typer.Option("--net", help="Verify this exported file instead of a fresh export."),
     ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="Run the torch forward on cpu or cuda (default: cpu)."),
+    ] = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -384,15 +389,19 @@ def verify(
     neuron types than the checkpoint's is refused (exit 2).
 
     Example: ranvier verify runs/demo --samples 200
+    Example: ranvier verify runs/demo --device cuda
     """
     bad = train_errors()
     from ranvier.convert import NetFileError, read_netx
     from ranvier.train.checkpoint import load_checkpoint
+    from ranvier.train.distributed import parse_device
     from ranvier.train.export import network_mismatch
     from ranvier.train.export import verify as run_verify
     from ranvier.train.loop import load_splits
 
+    dev = guard(debug, parse_device, device or "cpu", bad_input=bad)
     loaded = guard(debug, load_checkpoint, checkpoint, bad_input=bad)
+    loaded.model.to(dev)
     network = guard(debug, read_netx, net) if net is not None else None
     if network is not None:
         problem = network_mismatch(loaded.model, network)

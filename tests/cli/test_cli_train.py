@@ -220,3 +220,25 @@ def test_run_and_inspect_never_import_torch(example_net, example_input):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "0", "False"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("device", ["gpu", "tpu", "cuda:99"])
+def test_bad_device_is_refused_on_one_line(tiny_run, tmp_path, device):
+    """`--device` torch cannot use: one line naming it, exit 2, before any training (no run
+    directory written); verify alike. (cuda itself where CUDA is present is tests/train/
+    test_gpu.py's; here it is refused too when torch sees no GPU.)"""
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["train", "--preset", "demo", "--out", str(out), "--device", device])
+    assert res.exit_code == 2, res.output
+    assert f"--device {device}" in res.output and len(res.output.strip().splitlines()) == 1
+    assert "Traceback" not in res.output and not out.exists()
+    run_dir = tiny_run
+    res = runner.invoke(app, ["verify", str(run_dir), "--device", device, "-n", "4"])
+    assert res.exit_code == 2 and f"--device {device}" in res.output
+
+
+def test_verify_on_cpu_device(tiny_run):
+    run_dir = tiny_run
+    res = runner.invoke(app, ["verify", str(run_dir), "--device", "cpu", "-n", "8", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["mismatches"] == 0
