@@ -142,3 +142,21 @@ def report_line(report: dict) -> str:
         + (f" ({ops})" if ops else "")
         + f", latency {lat}/sample, {t['cores']} cores"
     )
+
+
+def progress_bar(enabled: bool) -> Any:
+    """A transient rich progress bar (description, bar, done/total, an ``info`` field, time)
+    on stderr when ``enabled`` and stderr is a terminal, else None."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not (enabled and err.is_terminal):
+        return None
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )

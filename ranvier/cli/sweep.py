@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import DebugOpt, JsonOpt, die, err, guard, out
+from .common import DebugOpt, JsonOpt, die, err, guard, out, progress_bar
 from .train import count_option, interruptible, train_errors
 
 
@@ -45,21 +45,7 @@ def sweep_progress(
     """A progress bar over all the seeds' epochs on an interactive stderr, and one line per
     finished seed (on any stderr; failures are in the table, or, when every seed failed the
     same way, the one error line)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        )
-        if enabled and err.is_terminal
-        else None
-    )
+    bar = progress_bar(enabled)
     done: dict[int, int] = {}  # seed -> epochs finished
     task = None if bar is None else bar.add_task("epochs, all seeds", total=seeds * epochs, info="")
 

@@ -18,7 +18,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .common import INTERRUPTED, DebugOpt, JsonOpt, die, err, guard, out, print_line
+from .common import (
+    INTERRUPTED,
+    DebugOpt,
+    JsonOpt,
+    die,
+    err,
+    guard,
+    out,
+    print_line,
+    progress_bar,
+)
 
 T = TypeVar("T")
 
@@ -136,21 +146,7 @@ def verify_failed(info: dict) -> bool:
 @contextmanager
 def epoch_progress(enabled: bool) -> Iterator[Callable[[str, dict], None]]:
     """Rich progress over epochs and batches on an interactive stderr; one line per epoch."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        )
-        if enabled and err.is_terminal
-        else None
-    )
+    progress = progress_bar(enabled)
     task = None
 
     def on_event(event: str, info: dict) -> None:
