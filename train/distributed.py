@@ -358,6 +358,7 @@ def _spawned(
     def forward(event: str, info: dict) -> None:
         events.put(("event", event, info))
 
+    code = 0
     try:
         dev = resolve_device(device, world)
         with process_group(world, dev, init_method):
@@ -369,12 +370,20 @@ def _spawned(
         if world.main:
             events.put(("result", result))
     except KeyboardInterrupt:
-        sys.exit(_INTERRUPTED)
+        code = _INTERRUPTED
     except _ReportedError:
-        sys.exit(1)
+        code = 1
     except Exception as exc:
         events.put(("error", rank, _picklable(exc), traceback.format_exc()))
-        sys.exit(1)
+        code = 1
+    # Flush what this rank sent, then leave without the interpreter's teardown: gloo's
+    # threads can abort it ("terminate called without an active exception", SIGABRT) after a
+    # run that succeeded, which the launcher would take for a failed rank (seen in CI).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    events.close()
+    events.join_thread()
+    os._exit(code)
 
 
 class _ReportedError(Exception):
