@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -285,7 +287,14 @@ def train(
         )
     if speaks:
         _print_summary(summary, as_json)
-    if verify_failed(summary["verify"]):
+    code = 1 if verify_failed(summary["verify"]) else 0
+    if world is not None and world.size > 1:
+        # a torchrun rank: leave without the interpreter's teardown, which gloo's threads can
+        # abort (SIGABRT) after a run that succeeded (train/distributed.py, _spawned)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    if code:
         raise typer.Exit(1)
 
 
