@@ -322,9 +322,9 @@ def _picklable(exc: BaseException) -> BaseException:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _exit_with_parent(parent: int) -> None:
-    """End this spawned rank when the launching process is gone (even by ``kill -9``), so no
-    orphaned rank keeps training or holds the run directory's lock."""
+def exit_with_parent(parent: int) -> None:
+    """End this spawned process (a rank, a sweep's job) when the process that launched it is
+    gone (even by ``kill -9``), so no orphan keeps training or holds a run directory's lock."""
 
     def watch() -> None:
         while True:
@@ -348,7 +348,7 @@ def _spawned(
 ) -> None:
     """A spawned rank: join the group, run ``fn(*args, progress=...)``; rank 0 sends its
     progress events and its result, any rank its error, through ``events``."""
-    _exit_with_parent(parent)
+    exit_with_parent(parent)
     # as torchrun would: what the training loop (and anything it calls) reads to find its rank
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
     if threads > 0:

@@ -20,7 +20,6 @@ import os
 import queue
 import statistics
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -89,7 +88,9 @@ def _job(
     """A job process: run ``fn(*args)`` and send back its value or its error."""
     global _EVENTS, _JOB_INDEX
     _EVENTS, _JOB_INDEX = events, index
-    _exit_with_parent(parent)
+    from .distributed import exit_with_parent  # torch: imported in the job only
+
+    exit_with_parent(parent)
     if threads > 0:
         import torch
 
@@ -102,19 +103,6 @@ def _job(
         events.put(("error", index, _sendable(exc), f"{exc}", traceback.format_exc()))
         sys.exit(1)
     events.put(("result", index, value))
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this job when the sweep's process is gone (even by ``kill -9``)."""
-    import threading
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="ranvier-parent-watch", daemon=True).start()
 
 
 def _sendable(exc: BaseException) -> BaseException | None:
