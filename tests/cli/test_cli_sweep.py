@@ -9,39 +9,18 @@ import statistics
 from pathlib import Path
 
 import pytest
+from ranvier.testing.configs import tiny_training_config
 from typer.testing import CliRunner
 
 from ranvier.cli import app
 
 runner = CliRunner()
 
-TINY = """
-[model]
-hidden = [12]
-neuron = "ADLIF"
-delays = "interp"
-max_delay = 6
-dropout = 0.0
-
-[train]
-epochs = 2
-qat_epochs = 1
-batch_size = 32
-verify_samples = 24
-
-[data]
-dataset = "tempo"
-train_samples = 48
-valid_samples = 24
-test_samples = 24
-"""
-
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("sweep")
-    config = tmp / "tiny.toml"
-    config.write_text(TINY)
+    config = tiny_training_config(tmp)
     out = tmp / "sweep"
     args = ["sweep", str(config), "--seeds", "2", "--jobs", "2", "--out", str(out)]
     result = runner.invoke(app, args, terminal_width=200)

@@ -11,38 +11,14 @@ import numpy as np
 import pytest
 import torch
 from ranvier.convert import read_netx
+from ranvier.testing.configs import tiny_training_config
 from typer.testing import CliRunner
 
 from ranvier.cli import app
 
 runner = CliRunner()
 
-TINY = """
-[model]
-hidden = [12]
-neuron = "{neuron}"
-delays = "interp"
-max_delay = 6
-dropout = 0.0
-
-[train]
-epochs = 2
-qat_epochs = 1
-batch_size = 32
-verify_samples = 24
-
-[data]
-dataset = "tempo"
-train_samples = 48
-valid_samples = 24
-test_samples = 24
-"""
-
-
-def tiny_config(tmp_path: Path, neuron: str = "ADLIF") -> Path:
-    path = tmp_path / f"tiny_{neuron}.toml"
-    path.write_text(TINY.format(neuron=neuron))
-    return path
+tiny_config = tiny_training_config
 
 
 @pytest.fixture(scope="module")
